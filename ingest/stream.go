@@ -19,6 +19,9 @@ type Track struct {
 	// ClockRate is the tick rate of Unit timestamps: 90000 for video, the sample
 	// rate for audio (48000 for Opus).
 	ClockRate int
+	// Name optionally names the rendition the track becomes (the transcoder
+	// names its rungs); protocol servers leave it empty.
+	Name string
 }
 
 // IsVideo reports whether the track carries video.
