@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/rtmp"
+	"github.com/livecdn/livecdn/ingest/rtsp"
+	"github.com/livecdn/livecdn/ingest/srt"
+	"github.com/livecdn/livecdn/internal/config"
+	"github.com/livecdn/livecdn/origin"
+	"github.com/livecdn/livecdn/origin/watch"
+)
+
+// originFlags are the flags of `livecdn origin` (and the origin part of `demo`).
+type originFlags struct {
+	configFile                   string
+	http, rtmp, rtsp, srt        string
+	archive, keysFile, webhook   string
+	ladder, srtPassphrase        string
+	part, segment, linger, drain time.Duration
+	window                       int
+	takeover                     bool
+	log                          logFlags
+}
+
+func (f *originFlags) register(fs *flag.FlagSet) {
+	d := origin.DefaultConfig()
+	fs.StringVar(&f.configFile, "config", "", "YAML file of flag values (keys are flag names)")
+	fs.StringVar(&f.http, "http", ":8080", "HTTP listen address for HLS, DASH, the API and metrics")
+	fs.StringVar(&f.rtmp, "rtmp", ":1935", "RTMP listen address (empty: off)")
+	fs.StringVar(&f.rtsp, "rtsp", ":8554", "RTSP listen address (empty: off)")
+	fs.StringVar(&f.srt, "srt", ":8890", "SRT listen address, UDP (empty: off)")
+	fs.StringVar(&f.srtPassphrase, "srt-passphrase", "", "require SRT publishers to encrypt with this passphrase (10-80 characters)")
+	fs.StringVar(&f.archive, "archive", "./archive", "data directory: stream counters that survive restarts")
+	fs.StringVar(&f.keysFile, "keys-file", "", "YAML publish keys (streams: {name: key}, default: key); empty: any name may publish")
+	fs.StringVar(&f.webhook, "webhook", "", "URL that must approve each publish (POST JSON, 2xx = yes)")
+	fs.BoolVar(&f.takeover, "takeover", false, "let a new publisher replace the live one on the same name")
+	fs.StringVar(&f.ladder, "ladder", "passthrough", "transcoding ladder; this build packages the published renditions as they are (passthrough)")
+	fs.DurationVar(&f.part, "part", d.Packaging.PartTarget, "LL-HLS part target duration")
+	fs.DurationVar(&f.segment, "segment", d.Packaging.SegmentTarget, "segment target duration (segments end at the next keyframe)")
+	fs.IntVar(&f.window, "window", d.Window, "segments in the live window of each playlist")
+	fs.DurationVar(&f.linger, "linger", d.Linger, "how long a stream stays servable after its publisher left")
+	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM, how long in-flight HTTP requests may finish")
+	f.log.register(fs)
+}
+
+func (f *originFlags) validate() error {
+	switch {
+	case f.part < 50*time.Millisecond || f.part > 2*time.Second:
+		return usageError{fmt.Errorf("--part %v: want 50ms to 2s", f.part)}
+	case f.segment < f.part || f.segment > 30*time.Second:
+		return usageError{fmt.Errorf("--segment %v: want at least --part and at most 30s", f.segment)}
+	case f.window < 3 || f.window > 1000:
+		return usageError{fmt.Errorf("--window %d: want 3 to 1000", f.window)}
+	case f.ladder != "passthrough":
+		return usageError{fmt.Errorf("--ladder %q: only passthrough is available in this build", f.ladder)}
+	}
+	return nil
+}
+
+func runOrigin(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("livecdn origin", flag.ContinueOnError)
+	var f originFlags
+	f.register(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	log, err := f.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	st, err := startOrigin(f, log, nil)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return st.shutdown(f.drain)
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s [flags]\n\nflags (also --config YAML keys and LIVECDN_<FLAG> variables; flags win):\n", fs.Name())
+		fs.PrintDefaults()
+	}
+	err := config.Parse(fs, args, stderr)
+	if err != nil && !errors.Is(err, config.ErrHelp) {
+		return usageError{err}
+	}
+	return err
+}
+
+// originStack is a running origin with its ingest servers and HTTP listener.
+type originStack struct {
+	log     *slog.Logger
+	hub     *ingest.Hub
+	origin  *origin.Origin
+	closers []func()
+	http    *http.Server
+	httpLn  net.Listener
+	served  chan error
+}
+
+// startOrigin starts everything `livecdn origin` runs. extra, when set, is
+// served in front of the origin's handler (the demo adds nothing today).
+func startOrigin(f originFlags, log *slog.Logger, home http.Handler) (*originStack, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ocfg := origin.DefaultConfig()
+	ocfg.Packaging.PartTarget, ocfg.Packaging.SegmentTarget = f.part, f.segment
+	ocfg.Window, ocfg.Linger, ocfg.DataDir = f.window, f.linger, f.archive
+	ocfg.Logger, ocfg.Registerer, ocfg.Gatherer = log, reg, reg
+	ocfg.Home = home
+	if ocfg.Home == nil {
+		ocfg.Home = watch.Handler("")
+	}
+	s := &originStack{log: log, origin: origin.New(ocfg), served: make(chan error, 1)}
+	s.closers = append(s.closers, s.origin.Close)
+
+	hcfg := ingest.HubConfig{Handler: s.origin, Takeover: f.takeover, Logger: log, Registerer: reg}
+	if f.keysFile != "" {
+		keys, err := ingest.LoadKeys(f.keysFile)
+		if err != nil {
+			s.close()
+			return nil, usageError{err}
+		}
+		hcfg.Keys = keys
+	}
+	if f.webhook != "" {
+		hcfg.Webhook = &ingest.Webhook{URL: f.webhook}
+	}
+	s.hub = ingest.NewHub(hcfg)
+
+	if err := s.startIngest(f, log); err != nil {
+		s.close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", f.http)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	s.httpLn = ln
+	s.http = &http.Server{
+		Handler:           s.origin,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go func() { s.served <- s.http.Serve(ln) }()
+	log.Info("origin listening", "http", ln.Addr().String(), "rtmp", f.rtmp, "rtsp", f.rtsp, "srt", f.srt,
+		"part", f.part, "segment", f.segment, "window", f.window, "keys", f.keysFile != "")
+	return s, nil
+}
+
+func (s *originStack) startIngest(f originFlags, log *slog.Logger) error {
+	if f.rtmp != "" {
+		srv, err := rtmp.New(rtmp.Config{Addr: f.rtmp, Logger: log}, s.hub)
+		if err != nil {
+			return fmt.Errorf("rtmp: %w", err)
+		}
+		s.closers = append(s.closers, srv.Close)
+	}
+	if f.rtsp != "" {
+		cfg := rtsp.DefaultConfig()
+		cfg.Addr, cfg.Logger = f.rtsp, log
+		srv, err := rtsp.New(cfg, s.hub)
+		if err != nil {
+			return fmt.Errorf("rtsp: %w", err)
+		}
+		s.closers = append(s.closers, srv.Close)
+	}
+	if f.srt != "" {
+		cfg := srt.DefaultConfig()
+		cfg.Addr, cfg.Passphrase, cfg.Logger = f.srt, f.srtPassphrase, log
+		srv, err := srt.New(cfg, s.hub)
+		if err != nil {
+			return fmt.Errorf("srt: %w", err)
+		}
+		s.closers = append(s.closers, srv.Close)
+	}
+	return nil
+}
+
+// close stops the ingest servers and the origin, newest first.
+func (s *originStack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// shutdown drains: /readyz turns 503, publishers are told to stop (their
+// current part is finished and served), then HTTP finishes in-flight
+// requests for up to drain, then everything closes.
+func (s *originStack) shutdown(drain time.Duration) error {
+	s.log.Info("shutting down: draining")
+	s.origin.Drain()
+	s.hub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	s.close()
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("drain timed out; closing remaining connections")
+		_ = s.http.Close()
+		err = nil
+	}
+	s.log.Info("stopped")
+	return err
+}
