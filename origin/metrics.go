@@ -11,8 +11,8 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "livecdn_origin_part_ready_seconds",
-		Help: "Time from receiving the unit that completes a part to the part being servable.",
+		Name:    "livecdn_origin_part_ready_seconds",
+		Help:    "Time from receiving the unit that completes a part to the part being servable.",
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .02, .05, .1, .25},
 	})
 	m := &metrics{

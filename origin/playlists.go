@@ -59,10 +59,12 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *live.Str
 	defer cancel()
 	o.metrics.blocking.Inc()
 	err = rend.Wait(ctx, func(segs []*live.Segment) bool {
-		if q.msn < 0 {
-			return len(segs) > 0
+		// Many clients (gohlslib, older players) refuse a playlist without
+		// one complete segment, so even blocking requests wait for the first.
+		if len(segs) == 0 || (len(segs) == 1 && !segs[0].Complete) {
+			return false
 		}
-		return live.Has(segs, msn, part)
+		return q.msn < 0 || live.Has(segs, msn, part)
 	})
 	o.metrics.blocking.Dec()
 	if err != nil {
