@@ -129,7 +129,6 @@ func startOrigin(f originFlags, log *slog.Logger, home http.Handler) (*originSta
 		ocfg.Home = watch.Handler("")
 	}
 	s := &originStack{log: log, origin: origin.New(ocfg), served: make(chan error, 1)}
-	s.closers = append(s.closers, s.origin.Close)
 
 	hcfg := ingest.HubConfig{Handler: s.origin, Takeover: f.takeover, Logger: log, Registerer: reg}
 	if f.keysFile != "" {
@@ -197,24 +196,32 @@ func (s *originStack) startIngest(f originFlags, log *slog.Logger) error {
 	return nil
 }
 
-// close stops the ingest servers and the origin, newest first.
+// close stops the ingest servers (each waits for its publishers' sessions
+// to end, which flushes their last parts) and then the origin.
 func (s *originStack) close() {
+	s.closeIngest()
+	s.origin.Close()
+}
+
+func (s *originStack) closeIngest() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
 	}
+	s.closers = nil
 }
 
-// shutdown drains: /readyz turns 503, publishers are told to stop (their
-// current part is finished and served), then HTTP finishes in-flight
+// shutdown drains: /readyz turns 503, publishers are told to stop and their
+// current parts are finished and stay servable, then HTTP finishes in-flight
 // requests for up to drain, then everything closes.
 func (s *originStack) shutdown(drain time.Duration) error {
 	s.log.Info("shutting down: draining")
 	s.origin.Drain()
 	s.hub.Close()
+	s.closeIngest()
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
-	s.close()
+	s.origin.Close()
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("drain timed out; closing remaining connections")
 		_ = s.http.Close()
