@@ -105,6 +105,15 @@ func TestLLHLSConformance(t *testing.T) {
 		t.Logf("slowest blocking answer: %v", worst)
 	})
 
+	t.Run("part readiness", func(t *testing.T) {
+		// The goal is p99 ≤ 20 ms; this reports, timing asserts belong to benchmarks.
+		p99, count := histogramQuantile(t, string(mustGet(t, n.HTTP+"/metrics")), "livecdn_origin_part_ready_seconds", 0.99)
+		if count == 0 {
+			t.Fatal("livecdn_origin_part_ready_seconds has no samples")
+		}
+		t.Logf("livecdn_origin_part_ready_seconds p99 ≤ %gs over %d parts", p99, count)
+	})
+
 	t.Run("too far ahead", func(t *testing.T) {
 		m := media(t, base+"/video/index.m3u8")
 		last := m.MediaSequence + len(m.Segments)
@@ -169,4 +178,40 @@ func lastPart(m *playlist.Media) (int64, int) {
 func hasPart(m *playlist.Media, msn int64, part int) bool {
 	last, lp := lastPart(m)
 	return last > msn || (last == msn && lp >= part)
+}
+
+// histogramQuantile returns the upper bound of the bucket holding quantile q
+// of a Prometheus histogram in exposition text, and the sample count.
+func histogramQuantile(t *testing.T, text, name string, q float64) (float64, int) {
+	t.Helper()
+	type bucket struct {
+		le    float64
+		count int
+	}
+	var bs []bucket
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, name+"_bucket{le=\"") {
+			continue
+		}
+		var le string
+		var c int
+		rest := strings.TrimPrefix(line, name+"_bucket{le=\"")
+		le, cnt, _ := strings.Cut(rest, "\"} ")
+		fmt.Sscan(cnt, &c)
+		v := math.Inf(1)
+		if le != "+Inf" {
+			fmt.Sscan(le, &v)
+		}
+		bs = append(bs, bucket{v, c})
+	}
+	if len(bs) == 0 {
+		return 0, 0
+	}
+	total := bs[len(bs)-1].count
+	for _, b := range bs {
+		if float64(b.count) >= q*float64(total) {
+			return b.le, total
+		}
+	}
+	return math.Inf(1), total
 }

@@ -22,6 +22,7 @@ func TestPublishEachProtocol(t *testing.T) {
 			t.Parallel()
 			n := startOrigin(t, "")
 			src := testenv.Source{Duration: sent * time.Second, Realtime: true}
+			start := time.Now()
 			var pub *testenv.Publisher
 			switch proto {
 			case "rtmp":
@@ -34,6 +35,7 @@ func TestPublishEachProtocol(t *testing.T) {
 			}
 			base := n.HTTP + "/live/cam"
 			waitSegments(t, base+"/video/index.m3u8", 1, 20*time.Second)
+			t.Logf("%s: publisher start → first playable playlist: %v", proto, time.Since(start).Round(10*time.Millisecond))
 
 			hls := testenv.FFprobe(t, base+"/index.m3u8")
 			checkStreams(t, "HLS", hls)

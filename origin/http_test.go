@@ -235,3 +235,39 @@ func TestBlockingAndPreload(t *testing.T) {
 		t.Errorf("part after the end: %d, want 404", resp.StatusCode)
 	}
 }
+
+// LL-DASH: the segment in progress is sent chunked, part by part, as it grows.
+func TestChunkedSegmentInProgress(t *testing.T) {
+	o, srv := newTestOrigin(t)
+	sink := feed(t, o, "c", 3) // seg0 complete, seg1 has 1 s of parts
+	r := o.streams.Get("c").Rendition("video")
+	msn, _, _ := r.Last()
+	resp, err := http.Get(fmt.Sprintf("%s/live/c/video/seg%d.m4s", srv.URL, msn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != -1 {
+		t.Fatalf("in-progress segment: %d, length %d (want chunked)", resp.StatusCode, resp.ContentLength)
+	}
+	first := make([]byte, 8)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("no bytes before the segment completed: %v", err)
+	}
+	if seg, _ := r.Segment(msn); seg.Complete {
+		t.Fatal("segment already complete: the test proves nothing")
+	}
+	// Finish the segment: 1.2 more seconds of video and the next keyframe.
+	for i := 90; i <= 126; i++ {
+		d := int64(i) * 3000
+		_ = sink.WriteUnit(&ingest.Unit{Track: 0, DTS: d, PTS: d, Key: i%60 == 0, Data: [][]byte{{0x41, byte(i)}}, Received: time.Now()})
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, whole := do(t, "GET", fmt.Sprintf("%s/live/c/video/seg%d.m4s", srv.URL, msn))
+	if string(first)+string(rest) != whole {
+		t.Errorf("chunked body (%d bytes) differs from the complete segment (%d bytes)", len(first)+len(rest), len(whole))
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/livecdn/livecdn/ingest"
@@ -228,5 +230,26 @@ func BenchmarkPackager(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		dts := int64(i) * 3000
 		_ = p.Write(&ingest.Unit{Track: 0, DTS: dts, PTS: dts, Key: i%60 == 0, Data: [][]byte{payload}})
+	}
+}
+
+// BenchmarkMarshalBaseline is the floor BenchmarkPackager is read against in
+// the same run: only the fMP4 writing of the same 1500-byte frames, six per
+// fragment as 200 ms parts at 30 fps hold them, with no cutting decisions.
+func BenchmarkMarshalBaseline(b *testing.B) {
+	payload := bytes.Repeat([]byte{0x41}, 1500)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	var samples []*fmp4.Sample
+	for i := 0; b.Loop(); i++ {
+		s := &fmp4.Sample{Duration: 3000}
+		_ = s.FillH264(0, [][]byte{payload})
+		samples = append(samples, s)
+		if len(samples) == 6 {
+			frag := fmp4.Part{SequenceNumber: uint32(i), Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(i) * 3000, Samples: samples}}}
+			var buf seekablebuffer.Buffer
+			_ = frag.Marshal(&buf)
+			samples = nil
+		}
 	}
 }
