@@ -52,11 +52,11 @@ func Binary(t testing.TB) string {
 
 // Process is a running livecdn subcommand.
 type Process struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	done   chan struct{}
-	err    error
+	t    testing.TB
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
 	// HTTP is the base URL of its HTTP listener, e.g. http://127.0.0.1:41234.
 	HTTP string
 }
