@@ -130,12 +130,17 @@ func (o *Origin) serveLive(w http.ResponseWriter, r *http.Request, path string) 
 }
 
 // serveBytes answers with immutable or playlist content; http.ServeContent
-// handles HEAD, Range and the conditional headers.
+// handles HEAD, Range and the conditional headers. An immutable object's name
+// never changes bytes, so its ETag comes from the name and length without
+// reading the body; playlists are hashed.
 func (o *Origin) serveBytes(w http.ResponseWriter, r *http.Request, kind, ctype, cc string, mod time.Time, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Cache-Control", cc)
-	if h.Get("ETag") == "" {
+	if cc == ccImmutable {
+		name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+		h.Set("ETag", fmt.Sprintf(`"%s-%x"`, strings.TrimSuffix(strings.TrimSuffix(name, ".m4s"), ".mp4"), len(body)))
+	} else {
 		f := fnv.New64a()
 		f.Write(body)
 		h.Set("ETag", fmt.Sprintf(`"%x"`, f.Sum64()))
