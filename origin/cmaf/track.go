@@ -22,7 +22,7 @@ type track struct {
 	partMax int64 // part target in ticks, plus a millisecond of jitter
 	segMin  int64
 
-	started bool
+	started bool  // the leader has seen its first keyframe
 	origin  int64 // publisher DTS of media time 0, in this track's ticks
 	lastDTS int64 // publisher DTS of the newest unit
 	held    []*ingest.Unit
@@ -89,9 +89,6 @@ func (t *track) push(u *ingest.Unit, emit Emit, bounds []boundary) (segCut bool)
 	t.lastDTS = u.DTS
 	if t.video && t.pending == nil && !u.Key {
 		return false // each track's first part must be independent
-	}
-	if !t.started {
-		t.started = true
 	}
 	mt := u.DTS - t.origin
 	s := &sample{mt: mt, pts: u.PTS - u.DTS, key: u.Key || !t.video, data: u.Data, fixedDur: t.frameDuration(u)}
