@@ -242,3 +242,33 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	}
 }
+
+// Oversized headers and garbage requests get an error answer and cost the
+// origin nothing: the live stream is still served right after.
+func TestHTTPAbuse(t *testing.T) {
+	t.Parallel()
+	n := startOrigin(t, "")
+	for _, tc := range []struct {
+		name, req, want string
+	}{
+		{"1 MiB header", "GET /live/x/index.m3u8 HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n", " 431 "},
+		{"garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", " 400 "},
+		{"NUL in path", "GET /live/s\x00/index.m3u8 HTTP/1.1\r\nHost: a\r\n\r\n", " 400 "},
+	} {
+		c, err := net.Dial("tcp", n.httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		go c.Write([]byte(tc.req))
+		buf := make([]byte, 256)
+		k, _ := c.Read(buf)
+		c.Close()
+		if !strings.Contains(string(buf[:k]), tc.want) {
+			t.Errorf("%s: answer %q, want %q", tc.name, buf[:k], tc.want)
+		}
+	}
+	if code, _ := get(t, n.HTTP+"/healthz"); code != http.StatusOK {
+		t.Errorf("healthz after abuse: %d", code)
+	}
+}
