@@ -5,13 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 	"github.com/livecdn/livecdn/internal/testenv"
 )
 
@@ -49,35 +49,7 @@ func TestClip(t *testing.T) {
 	}
 }
 
-// recorder is a Handler that keeps the units of every stream.
-type recorder struct {
-	mu     sync.Mutex
-	stream *ingest.Stream
-	units  []ingest.Unit
-	closed bool
-}
-
-func (r *recorder) Publish(s *ingest.Stream) (ingest.Sink, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stream = s
-	return r, nil
-}
-
-func (r *recorder) WriteUnit(u *ingest.Unit) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.units = append(r.units, *u)
-	return nil
-}
-
-func (r *recorder) Close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closed = true
-}
-
-func newHub(rec *recorder, keys *ingest.Keys) *ingest.Hub {
+func newHub(rec *ingesttest.Recorder, keys *ingest.Keys) *ingest.Hub {
 	return ingest.NewHub(ingest.HubConfig{Handler: rec, Keys: keys, Logger: slog.New(slog.DiscardHandler)})
 }
 
@@ -86,30 +58,30 @@ func TestRun(t *testing.T) {
 	if _, err := loadClip(); err != nil { // parse outside the timed window
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := ingesttest.NewRecorder()
 	hub := newHub(rec, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
 	if err := (&Source{Hub: hub, Name: "demo", Speed: speed}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if !rec.closed || hub.Live("demo") {
+	st := rec.Stream("demo")
+	if st == nil || !st.Closed() || hub.Live("demo") {
 		t.Fatal("session not closed after Run")
 	}
-	if rec.stream.Protocol != "file" || rec.stream.Name != "demo" || len(rec.stream.Tracks) != 2 {
-		t.Fatalf("stream %+v", rec.stream)
+	if st.Protocol != "file" || st.Name != "demo" || len(st.Tracks) != 2 {
+		t.Fatalf("stream %+v", st.Stream)
 	}
 
-	tracks := rec.stream.Tracks
+	tracks := st.Tracks
+	units := st.Units()
 	first := map[int]ingest.Unit{}
 	last := map[int]ingest.Unit{}
 	var keyDTS []int64
 	var lateness []time.Duration
 	var maxAudioStep int64
-	t0 := rec.units[0].Received
-	for _, u := range rec.units {
+	t0 := units[0].Received
+	for _, u := range units {
 		if p, ok := last[u.Track]; ok {
 			if u.DTS <= p.DTS {
 				t.Fatalf("track %d: DTS %d after %d", u.Track, u.DTS, p.DTS)
@@ -141,7 +113,7 @@ func TestRun(t *testing.T) {
 	slices.Sort(lateness)
 	median, worst := lateness[len(lateness)/2], lateness[len(lateness)-1]
 	t.Logf("%d units; release lateness median %v, worst %v, at the end %v; largest audio step %d samples",
-		len(rec.units), median, worst, end, maxAudioStep)
+		len(units), median, worst, end, maxAudioStep)
 	if maxAudioStep > 2*1024 {
 		t.Errorf("audio gap of %d samples at the loop boundary, want at most one frame", maxAudioStep-1024)
 	}
@@ -173,7 +145,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunRefusedAndEnded(t *testing.T) {
-	rec := &recorder{}
+	rec := ingesttest.NewRecorder()
 	hub := newHub(rec, &ingest.Keys{Streams: map[string]string{"demo": "k"}})
 	if err := Run(context.Background(), hub, "demo"); !errors.Is(err, ingest.ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 )
 
 // FuzzRead feeds arbitrary bytes to Read: it must end with an error or nil,
@@ -28,25 +30,26 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("not a transport stream"))
 
 	f.Fuzz(func(t *testing.T, in []byte) {
-		rec := &recorder{}
+		rec := &ingesttest.Session{}
 		err := Read(context.Background(), bytes.NewReader(in), rec)
 		if err != nil && strings.Contains(err.Error(), "parser failure") {
 			t.Fatalf("mediacommon panicked: %v", err)
 		}
-		if rec.starts > 1 {
-			t.Fatalf("Start called %d times", rec.starts)
+		tracks := rec.Tracks()
+		if rec.Starts() > 1 {
+			t.Fatalf("Start called %d times", rec.Starts())
 		}
-		if rec.starts == 1 && len(rec.tracks) == 0 {
+		if rec.Starts() == 1 && len(tracks) == 0 {
 			t.Fatal("Start without tracks")
 		}
-		for _, u := range rec.units {
-			if u.Track < 0 || u.Track >= len(rec.tracks) {
-				t.Fatalf("unit for track %d of %d", u.Track, len(rec.tracks))
+		for _, u := range rec.Units() {
+			if u.Track < 0 || u.Track >= len(tracks) {
+				t.Fatalf("unit for track %d of %d", u.Track, len(tracks))
 			}
 			if len(u.Data) == 0 {
 				t.Fatal("unit without data")
 			}
-			tr := rec.tracks[u.Track]
+			tr := tracks[u.Track]
 			if tr.Codec == nil || tr.ClockRate <= 0 {
 				t.Fatalf("incomplete track %+v", tr)
 			}

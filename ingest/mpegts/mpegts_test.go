@@ -14,6 +14,7 @@ import (
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 )
 
 var (
@@ -40,37 +41,6 @@ var (
 	testP5   = []byte{0x02, 0x01, 0xd0, 0x09} // TRAIL_R
 	aacConf  = mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 2, ChannelCount: 2}
 )
-
-// recorder is a Session that keeps what it is given.
-type recorder struct {
-	tracks []*ingest.Track
-	units  []*ingest.Unit
-	starts int
-}
-
-func (r *recorder) Start(tracks []*ingest.Track) error {
-	r.starts++
-	r.tracks = tracks
-	return nil
-}
-
-func (r *recorder) WriteUnit(u *ingest.Unit) error {
-	if r.starts == 0 {
-		return errors.New("WriteUnit before Start")
-	}
-	r.units = append(r.units, u)
-	return nil
-}
-
-func (r *recorder) track(i int) []*ingest.Unit {
-	var out []*ingest.Unit
-	for _, u := range r.units {
-		if u.Track == i {
-			out = append(out, u)
-		}
-	}
-	return out
-}
 
 // tsWriter builds test streams with mediacommon's muxer.
 type tsWriter struct {
@@ -120,9 +90,9 @@ func (tw *tsWriter) opus(i int, pts int64, pkts ...[]byte) {
 	}
 }
 
-func read(t *testing.T, b []byte) (*recorder, error) {
+func read(t *testing.T, b []byte) (*ingesttest.Session, error) {
 	t.Helper()
-	rec := &recorder{}
+	rec := &ingesttest.Session{}
 	err := Read(context.Background(), bytes.NewReader(b), rec)
 	return rec, err
 }
@@ -144,19 +114,20 @@ func TestH264AAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.starts != 1 || len(rec.tracks) != 2 {
-		t.Fatalf("starts=%d tracks=%d", rec.starts, len(rec.tracks))
+	tracks := rec.Tracks()
+	if rec.Starts() != 1 || len(tracks) != 2 {
+		t.Fatalf("starts=%d tracks=%d", rec.Starts(), len(tracks))
 	}
-	h, ok := rec.tracks[0].Codec.(*codecs.H264)
-	if !ok || !bytes.Equal(h.SPS, testSPS) || !bytes.Equal(h.PPS, testPPS) || rec.tracks[0].ClockRate != 90000 {
-		t.Fatalf("video track = %#v", rec.tracks[0])
+	h, ok := tracks[0].Codec.(*codecs.H264)
+	if !ok || !bytes.Equal(h.SPS, testSPS) || !bytes.Equal(h.PPS, testPPS) || tracks[0].ClockRate != 90000 {
+		t.Fatalf("video track = %#v", tracks[0])
 	}
-	a, ok := rec.tracks[1].Codec.(*codecs.MPEG4Audio)
-	if !ok || a.Config.SampleRate != 48000 || a.Config.ChannelConfig != 2 || rec.tracks[1].ClockRate != 48000 {
-		t.Fatalf("audio track = %#v", rec.tracks[1])
+	a, ok := tracks[1].Codec.(*codecs.MPEG4Audio)
+	if !ok || a.Config.SampleRate != 48000 || a.Config.ChannelConfig != 2 || tracks[1].ClockRate != 48000 {
+		t.Fatalf("audio track = %#v", tracks[1])
 	}
 
-	v := rec.track(0)
+	v := rec.TrackUnits(0)
 	if len(v) != 3 {
 		t.Fatalf("%d video units, want 3", len(v))
 	}
@@ -167,7 +138,7 @@ func TestH264AAC(t *testing.T) {
 		t.Fatalf("AUD not removed or wrong key: %+v", v[1])
 	}
 
-	au := rec.track(1)
+	au := rec.TrackUnits(1)
 	// 105000 (90 kHz) is 56000 at 48 kHz; the second frame of that PES is 1024 later.
 	want := []int64{56000, 56000 + 1024, 59200}
 	if len(au) != len(want) {
@@ -178,7 +149,7 @@ func TestH264AAC(t *testing.T) {
 			t.Errorf("audio unit %d = %+v, want PTS %d", i, u, want[i])
 		}
 	}
-	for _, u := range rec.units {
+	for _, u := range rec.Units() {
 		if u.Received.IsZero() {
 			t.Fatal("Received not set")
 		}
@@ -200,10 +171,11 @@ func TestTimestampWrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.units) != 12 {
-		t.Fatalf("%d units", len(rec.units))
+	units := rec.Units()
+	if len(units) != 12 {
+		t.Fatalf("%d units", len(units))
 	}
-	for i, u := range rec.units {
+	for i, u := range units {
 		if want := start + int64(i)*3000; u.DTS != want || u.PTS != want+6000 {
 			t.Fatalf("unit %d: DTS %d PTS %d, want %d", i, u.DTS, u.PTS, want)
 		}
@@ -223,19 +195,20 @@ func TestH265Opus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, ok := rec.tracks[0].Codec.(*codecs.H265)
+	tracks := rec.Tracks()
+	h, ok := tracks[0].Codec.(*codecs.H265)
 	if !ok || !bytes.Equal(h.VPS, testVPS) || !bytes.Equal(h.SPS, testSPS5) || !bytes.Equal(h.PPS, testPPS5) {
-		t.Fatalf("video codec = %#v", rec.tracks[0].Codec)
+		t.Fatalf("video codec = %#v", tracks[0].Codec)
 	}
-	if o, ok := rec.tracks[1].Codec.(*codecs.Opus); !ok || o.ChannelCount != 2 || rec.tracks[1].ClockRate != 48000 {
-		t.Fatalf("audio track = %#v", rec.tracks[1])
+	if o, ok := tracks[1].Codec.(*codecs.Opus); !ok || o.ChannelCount != 2 || tracks[1].ClockRate != 48000 {
+		t.Fatalf("audio track = %#v", tracks[1])
 	}
-	v := rec.track(0)
+	v := rec.TrackUnits(0)
 	if len(v) != 2 || !v[0].Key || v[1].Key || len(v[0].Data) != 4 {
 		t.Fatalf("video units = %+v", v)
 	}
 	var pts []int64
-	for _, u := range rec.track(1) {
+	for _, u := range rec.TrackUnits(1) {
 		pts = append(pts, u.PTS)
 	}
 	// 4000 at 90 kHz = 2133 at 48 kHz (floor); then +960 (20 ms).
@@ -341,14 +314,14 @@ func TestReadErrorAndContext(t *testing.T) {
 		tw.h264(0, i*3000, i*3000, testSPS, testPPS, testIDR)
 	}
 	netErr := errors.New("connection reset")
-	err := Read(context.Background(), &failingReader{b: tw.buf.Bytes(), err: netErr}, &recorder{})
+	err := Read(context.Background(), &failingReader{b: tw.buf.Bytes(), err: netErr}, &ingesttest.Session{})
 	if !errors.Is(err, netErr) {
 		t.Fatalf("err = %v, want the reader's error", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := Read(ctx, bytes.NewReader(tw.buf.Bytes()), &recorder{}); !errors.Is(err, context.Canceled) {
+	if err := Read(ctx, bytes.NewReader(tw.buf.Bytes()), &ingesttest.Session{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
@@ -379,11 +352,11 @@ func TestAudioOnlyStartsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.tracks) != 1 || rec.tracks[0].ClockRate != 44100 {
-		t.Fatalf("tracks %+v", rec.tracks)
+	if tracks := rec.Tracks(); len(tracks) != 1 || tracks[0].ClockRate != 44100 {
+		t.Fatalf("tracks %+v", tracks)
 	}
 	var pts []int64
-	for _, u := range rec.units {
+	for _, u := range rec.Units() {
 		pts = append(pts, u.PTS)
 	}
 	// 90000 ticks = 1 s = 44100 samples; 94180 ticks = 46148.2 → 46148.

@@ -78,10 +78,10 @@ func TestEnhancedRTMPH265Opus(t *testing.T) {
 	c.Close()
 
 	testenv.Eventually(t, 5*time.Second, "stream ends after the client leaves", func() bool {
-		all := e.rec.all()
-		return len(all) == 1 && all[0].isClosed()
+		all := e.rec.Streams()
+		return len(all) == 1 && all[0].Closed()
 	})
-	st := e.rec.all()[0]
+	st := e.rec.Streams()[0]
 	if len(st.Tracks) != 2 {
 		t.Fatalf("got %d tracks, want H.265 + Opus", len(st.Tracks))
 	}
@@ -93,8 +93,7 @@ func TestEnhancedRTMPH265Opus(t *testing.T) {
 		t.Fatalf("track 1 = %#v at %d Hz, want stereo Opus at 48000", st.Tracks[1].Codec, st.Tracks[1].ClockRate)
 	}
 
-	units := st.snapshot()
-	vu, au := unitsOf(units, 0), unitsOf(units, 1)
+	vu, au := st.TrackUnits(0), st.TrackUnits(1)
 	if len(vu) != frames {
 		t.Errorf("got %d video units, want %d", len(vu), frames)
 	}

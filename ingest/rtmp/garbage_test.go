@@ -32,8 +32,8 @@ func TestGarbage(t *testing.T) {
 		c.HandshakeTimeout, c.ReadTimeout = handshakeTimeout, readTimeout
 	})
 	testenv.PublishSource(t, live, "flv", e.url("live/test"))
-	st := waitStreams(t, e, 1)[0]
-	waitUnits(t, st, 0, "publisher delivers units")
+	st := e.rec.WaitStreams(t, 1, 10*time.Second)[0]
+	st.WaitUnits(t, 1, 10*time.Second) // the publisher delivers units
 
 	rng := rand.New(rand.NewPCG(1935, 2026))
 	junk := func(n int) []byte {
@@ -122,9 +122,8 @@ func TestGarbage(t *testing.T) {
 			t.Errorf("publisher %s sent junk and still holds its stream name", name)
 		}
 	}
-	n := st.numUnits()
-	waitUnits(t, st, n+30, "publisher still delivers after the garbage")
-	if st.isClosed() || e.rec.count() != 1 {
-		t.Fatalf("the live stream was disturbed: closed=%v streams=%d", st.isClosed(), e.rec.count())
+	st.WaitMoreUnits(t, 31, 10*time.Second) // the publisher still delivers after the garbage
+	if st.Closed() || e.rec.NumStreams() != 1 {
+		t.Fatalf("the live stream was disturbed: closed=%v streams=%d", st.Closed(), e.rec.NumStreams())
 	}
 }

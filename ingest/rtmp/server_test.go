@@ -23,10 +23,10 @@ func TestPublishH264AAC(t *testing.T) {
 		t.Fatalf("ffmpeg failed: %v\n%s", err, p.Output())
 	}
 	testenv.Eventually(t, 5*time.Second, "stream ends after ffmpeg exits", func() bool {
-		all := e.rec.all()
-		return len(all) == 1 && all[0].isClosed()
+		all := e.rec.Streams()
+		return len(all) == 1 && all[0].Closed()
 	})
-	st := e.rec.all()[0]
+	st := e.rec.Streams()[0]
 	if st.Name != "test" || st.Protocol != "rtmp" || st.Remote == "" {
 		t.Errorf("stream = %q over %q from %q, want test over rtmp", st.Name, st.Protocol, st.Remote)
 	}
@@ -42,9 +42,8 @@ func TestPublishH264AAC(t *testing.T) {
 		t.Fatalf("track 1 = %#v at %d Hz, want AAC 48000", st.Tracks[1].Codec, st.Tracks[1].ClockRate)
 	}
 
-	units := st.snapshot()
-	video := unitsOf(units, 0)
-	audio := unitsOf(units, 1)
+	video := st.TrackUnits(0)
+	audio := st.TrackUnits(1)
 	if len(video) < 60 || len(audio) < 60 {
 		t.Fatalf("got %d video and %d audio units, want about 90 and 140", len(video), len(audio))
 	}
@@ -119,7 +118,7 @@ func TestPublishKeys(t *testing.T) {
 				if !strings.Contains(p.Output(), "Server error") {
 					t.Errorf("ffmpeg output does not show the server's refusal:\n%s", p.Output())
 				}
-				if n := e.rec.count(); n != 0 {
+				if n := e.rec.NumStreams(); n != 0 {
 					t.Fatalf("handler saw %d streams, want none", n)
 				}
 				return
@@ -128,10 +127,10 @@ func TestPublishKeys(t *testing.T) {
 				t.Fatalf("ffmpeg failed: %v\n%s", err, p.Output())
 			}
 			testenv.Eventually(t, 5*time.Second, "stream recorded", func() bool {
-				all := e.rec.all()
-				return len(all) == 1 && all[0].isClosed() && all[0].numUnits() > 0
+				all := e.rec.Streams()
+				return len(all) == 1 && all[0].Closed() && all[0].NumUnits() > 0
 			})
-			if got := e.rec.all()[0].Name; got != "test" {
+			if got := e.rec.Streams()[0].Name; got != "test" {
 				t.Errorf("stream name %q, want test", got)
 			}
 		})

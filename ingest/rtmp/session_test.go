@@ -17,25 +17,12 @@ import (
 // stays live while the test acts.
 var live = testenv.Source{Realtime: true}
 
-// waitUnits waits until st has more than n units.
-func waitUnits(t *testing.T, st *recStream, n int, msg string) {
-	t.Helper()
-	testenv.Eventually(t, 10*time.Second, msg, func() bool { return st.numUnits() > n })
-}
-
-// waitStreams waits until the handler has seen n streams and returns them.
-func waitStreams(t *testing.T, e *env, n int) []*recStream {
-	t.Helper()
-	testenv.Eventually(t, 10*time.Second, "publisher accepted", func() bool { return e.rec.count() >= n })
-	return e.rec.all()
-}
-
 func TestSecondPublisherRefused(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	e := newEnv(t, ingest.HubConfig{})
 	first := testenv.PublishSource(t, live, "flv", e.url("live/test"))
-	st := waitStreams(t, e, 1)[0]
-	waitUnits(t, st, 0, "first publisher delivers units")
+	st := e.rec.WaitStreams(t, 1, 10*time.Second)[0]
+	st.WaitUnits(t, 1, 10*time.Second) // the first publisher delivers units
 
 	second := testenv.PublishSource(t, testenv.Source{Duration: 2 * time.Second}, "flv", e.url("live/test"))
 	if err := waitExit(t, second, 20*time.Second); err == nil {
@@ -44,14 +31,14 @@ func TestSecondPublisherRefused(t *testing.T) {
 	if !strings.Contains(second.Output(), "already being published") {
 		t.Errorf("second ffmpeg does not say why it was refused:\n%s", second.Output())
 	}
-	waitUnits(t, st, st.numUnits()+15, "first publisher keeps delivering after the refusal")
+	st.WaitMoreUnits(t, 16, 10*time.Second) // the first publisher keeps delivering after the refusal
 	select {
 	case <-first.Done():
 		t.Fatalf("first publisher exited:\n%s", first.Output())
 	default:
 	}
-	if n := e.rec.count(); n != 1 || st.isClosed() {
-		t.Fatalf("handler saw %d streams (first closed: %v), want only the first, still open", n, st.isClosed())
+	if n := e.rec.NumStreams(); n != 1 || st.Closed() {
+		t.Fatalf("handler saw %d streams (first closed: %v), want only the first, still open", n, st.Closed())
 	}
 }
 
@@ -59,19 +46,19 @@ func TestTakeover(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	e := newEnv(t, ingest.HubConfig{Takeover: true})
 	first := testenv.PublishSource(t, live, "flv", e.url("live/test"))
-	old := waitStreams(t, e, 1)[0]
-	waitUnits(t, old, 0, "first publisher delivers units")
+	old := e.rec.WaitStreams(t, 1, 10*time.Second)[0]
+	old.WaitUnits(t, 1, 10*time.Second) // the first publisher delivers units
 
 	testenv.PublishSource(t, live, "flv", e.url("live/test"))
 	// The old session ends as soon as the new publisher is authorized, before
 	// the new one has sent its first seconds of media.
-	testenv.Eventually(t, 5*time.Second, "old session closed", old.isClosed)
+	old.WaitClosed(t, 5*time.Second)
 	if err := waitExit(t, first, 10*time.Second); err == nil {
 		t.Error("the replaced ffmpeg exited cleanly, want a write error after its connection was closed")
 	}
-	cur := waitStreams(t, e, 2)[1]
-	waitUnits(t, cur, 30, "new publisher delivers units")
-	if !e.hub.Live("test") || cur.isClosed() {
+	cur := e.rec.WaitStreams(t, 2, 10*time.Second)[1]
+	cur.WaitUnits(t, 31, 10*time.Second) // the new publisher delivers units
+	if !e.hub.Live("test") || cur.Closed() {
 		t.Fatal("the new publisher is not live")
 	}
 }
@@ -117,7 +104,7 @@ func TestSilentPublisherDropped(t *testing.T) {
 	if _, err := c.Read(); err == nil || isTimeout(err) {
 		t.Errorf("connection still open after the drop (read: %v)", err)
 	}
-	if n := e.rec.count(); n != 0 {
+	if n := e.rec.NumStreams(); n != 0 {
 		t.Errorf("handler saw %d streams from a publisher that sent no media", n)
 	}
 }
@@ -128,8 +115,8 @@ func TestCloseEndsSessions(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	e := newEnv(t, ingest.HubConfig{})
 	p := testenv.PublishSource(t, live, "flv", e.url("live/test"))
-	st := waitStreams(t, e, 1)[0]
-	waitUnits(t, st, 0, "publisher delivers units")
+	st := e.rec.WaitStreams(t, 1, 10*time.Second)[0]
+	st.WaitUnits(t, 1, 10*time.Second) // the publisher delivers units
 
 	done := make(chan struct{})
 	go func() { e.srv.Close(); close(done) }()
@@ -138,7 +125,7 @@ func TestCloseEndsSessions(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	if !st.isClosed() || e.hub.Live("test") {
+	if !st.Closed() || e.hub.Live("test") {
 		t.Fatal("Close returned with the session still open")
 	}
 	_ = waitExit(t, p, 10*time.Second)

@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 )
 
 func TestTicks(t *testing.T) {
@@ -69,8 +70,8 @@ func TestUnwrap(t *testing.T) {
 // parameter-set-only units and frames before the first IDR are dropped,
 // and key frames are marked.
 func TestVideoTrackWrite(t *testing.T) {
-	rec := &recorder{}
-	hub := ingest.NewHub(ingest.HubConfig{Handler: ingest.HandlerFunc(rec.Publish), Logger: slog.New(slog.DiscardHandler)})
+	rec := ingesttest.NewRecorder()
+	hub := ingest.NewHub(ingest.HubConfig{Handler: rec, Logger: slog.New(slog.DiscardHandler)})
 	sess, err := hub.Authorize(context.Background(), ingest.Request{Protocol: "rtmp", Name: "unit"})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +94,7 @@ func TestVideoTrackWrite(t *testing.T) {
 	v.write(70*ms, 70*ms, [][]byte{{0x67, 9}, pps})      // in-band change: dropped, warned
 	v.write(100*ms, 100*ms, [][]byte{{0x09, 0x10}, idr}) // AUD + IDR: key
 
-	us := rec.all()[0].snapshot()
+	us := rec.Streams()[0].Units()
 	if len(us) != 3 {
 		t.Fatalf("got %d units, want 3", len(us))
 	}

@@ -75,7 +75,7 @@ func TestPublishKeys(t *testing.T) {
 				t.Errorf("%s: ffmpeg output does not mention 401:\n%s", url, out)
 			}
 		}
-		if n := e.rec.count(); n != 0 {
+		if n := e.rec.NumStreams(); n != 0 {
 			t.Fatalf("handler saw %d streams from refused publishers", n)
 		}
 	})
@@ -84,8 +84,8 @@ func TestPublishKeys(t *testing.T) {
 		src := testenv.Source{Duration: time.Second, Extra: tcp}
 		for _, url := range []string{e.url("live/test?key=s3cret"), withCreds(e.url("live/test"), "anyone", "s3cret")} {
 			s := publishAndWait(t, e, src.Args("rtsp", url))
-			if s.st.Name != "test" || len(s.track(0)) == 0 {
-				t.Errorf("%s: stream %q with %d video units", url, s.st.Name, len(s.track(0)))
+			if s.Name != "test" || len(s.TrackUnits(0)) == 0 {
+				t.Errorf("%s: stream %q with %d video units", url, s.Name, len(s.TrackUnits(0)))
 			}
 		}
 	})
@@ -97,11 +97,11 @@ func TestSecondPublisherRefused(t *testing.T) {
 	url := e.url("live/test")
 	first := testenv.Publish(t, testenv.Source{Realtime: true, Extra: tcp}.Args("rtsp", url)...)
 	videoUnits := func() int {
-		ss := e.rec.snap()
+		ss := e.rec.Streams()
 		if len(ss) == 0 {
 			return 0
 		}
-		return len(ss[0].track(0))
+		return len(ss[0].TrackUnits(0))
 	}
 	testenv.Eventually(t, 10*time.Second, "first publisher live", func() bool { return videoUnits() > 10 })
 
@@ -121,7 +121,7 @@ func TestSecondPublisherRefused(t *testing.T) {
 		t.Fatalf("first publisher exited:\n%s", first.Output())
 	default:
 	}
-	if c := e.rec.count(); c != 1 {
+	if c := e.rec.NumStreams(); c != 1 {
 		t.Fatalf("%d streams, want 1", c)
 	}
 }
@@ -135,13 +135,13 @@ func TestTakeover(t *testing.T) {
 	src := testenv.Source{Realtime: true, Extra: tcp}
 	first := testenv.Publish(t, src.Args("rtsp", url)...)
 	testenv.Eventually(t, 10*time.Second, "first publisher live", func() bool {
-		ss := e.rec.snap()
-		return len(ss) == 1 && len(ss[0].units) > 0
+		ss := e.rec.Streams()
+		return len(ss) == 1 && ss[0].NumUnits() > 0
 	})
 	testenv.Publish(t, src.Args("rtsp", url)...)
 	testenv.Eventually(t, 10*time.Second, "second publisher takes over", func() bool {
-		ss := e.rec.snap()
-		return len(ss) == 2 && ss[0].closed && !ss[1].closed && len(ss[1].units) > 0
+		ss := e.rec.Streams()
+		return len(ss) == 2 && ss[0].Closed() && !ss[1].Closed() && ss[1].NumUnits() > 0
 	})
 	select {
 	case <-first.Done():
@@ -155,8 +155,8 @@ func TestCloseEndsPublishers(t *testing.T) {
 	e := newEnv(t, ingest.HubConfig{}, Config{})
 	p := testenv.Publish(t, testenv.Source{Realtime: true, Extra: tcp}.Args("rtsp", e.url("live/test"))...)
 	testenv.Eventually(t, 10*time.Second, "publisher live", func() bool {
-		ss := e.rec.snap()
-		return len(ss) == 1 && len(ss[0].units) > 0
+		ss := e.rec.Streams()
+		return len(ss) == 1 && ss[0].NumUnits() > 0
 	})
 	done := make(chan struct{})
 	go func() { e.srv.Close(); close(done) }()
@@ -165,7 +165,7 @@ func TestCloseEndsPublishers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	if ss := e.rec.snap(); !ss[0].closed {
+	if ss := e.rec.Streams(); !ss[0].Closed() {
 		t.Error("sink not closed by Close")
 	}
 	if e.hub.Live("test") {
@@ -210,7 +210,7 @@ func TestUnsupportedMedia(t *testing.T) {
 	if !strings.HasPrefix(st, "RTSP/1.0 415 ") {
 		t.Fatalf("ANNOUNCE: %q, want 415", st)
 	}
-	if e.hub.Live("g711") || e.rec.count() != 0 {
+	if e.hub.Live("g711") || e.rec.NumStreams() != 0 {
 		t.Fatal("refused stream left a trace")
 	}
 }

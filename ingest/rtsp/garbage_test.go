@@ -21,11 +21,11 @@ func TestGarbage(t *testing.T) {
 	addr := e.srv.Addr().String()
 	pub := testenv.Publish(t, testenv.Source{Realtime: true, Extra: tcp}.Args("rtsp", e.url("live/test"))...)
 	units := func() int {
-		ss := e.rec.snap()
+		ss := e.rec.Streams()
 		if len(ss) == 0 {
 			return 0
 		}
-		return len(ss[0].units)
+		return ss[0].NumUnits()
 	}
 	testenv.Eventually(t, 10*time.Second, "publisher live", func() bool { return units() > 10 })
 
@@ -81,7 +81,7 @@ func TestGarbage(t *testing.T) {
 		t.Fatalf("publisher exited:\n%s", pub.Output())
 	default:
 	}
-	if ss := e.rec.snap(); len(ss) != 1 || ss[0].closed {
+	if ss := e.rec.Streams(); len(ss) != 1 || ss[0].Closed() {
 		t.Fatalf("stream state changed: %d streams", len(ss))
 	}
 }

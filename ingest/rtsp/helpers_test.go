@@ -2,110 +2,22 @@ package rtsp
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 )
-
-// recorder is a Handler that keeps every stream and unit it is given.
-type recorder struct {
-	mu      sync.Mutex
-	streams []*recStream
-}
-
-type recStream struct {
-	r      *recorder
-	st     *ingest.Stream
-	units  []ingest.Unit
-	closed bool
-}
-
-func (r *recorder) Publish(s *ingest.Stream) (ingest.Sink, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rs := &recStream{r: r, st: s}
-	r.streams = append(r.streams, rs)
-	return rs, nil
-}
-
-func (rs *recStream) WriteUnit(u *ingest.Unit) error {
-	rs.r.mu.Lock()
-	defer rs.r.mu.Unlock()
-	rs.units = append(rs.units, *u)
-	return nil
-}
-
-func (rs *recStream) Close() {
-	rs.r.mu.Lock()
-	defer rs.r.mu.Unlock()
-	rs.closed = true
-}
-
-// snapshot is a copy of one stream's state, safe to inspect.
-type snapshot struct {
-	st     *ingest.Stream
-	units  []ingest.Unit
-	closed bool
-}
-
-func (r *recorder) snap() []snapshot {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]snapshot, len(r.streams))
-	for i, rs := range r.streams {
-		out[i] = snapshot{st: rs.st, units: append([]ingest.Unit(nil), rs.units...), closed: rs.closed}
-	}
-	return out
-}
-
-func (r *recorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.streams)
-}
-
-// units returns the units of one track.
-func (s snapshot) track(i int) []ingest.Unit {
-	var out []ingest.Unit
-	for _, u := range s.units {
-		if u.Track == i {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-// syncBuf collects log output from several goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type env struct {
 	srv  *Server
 	hub  *ingest.Hub
-	rec  *recorder
-	logs *syncBuf
+	rec  *ingesttest.Recorder
+	logs *ingesttest.Logs
 }
 
 // newEnv starts a hub with a recorder and an RTSP server on a free port.
@@ -119,8 +31,8 @@ func newEnv(t *testing.T, hc ingest.HubConfig, cfg Config) *env {
 }
 
 func startEnv(t *testing.T, hc ingest.HubConfig, cfg Config) (*env, error) {
-	e := &env{rec: &recorder{}, logs: &syncBuf{}}
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := &env{rec: ingesttest.NewRecorder(), logs: &ingesttest.Logs{}}
+	log := e.logs.Logger()
 	hc.Handler = e.rec
 	hc.Logger = log
 	e.hub = ingest.NewHub(hc)

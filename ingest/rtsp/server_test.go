@@ -10,24 +10,25 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 	"github.com/livecdn/livecdn/internal/testenv"
 )
 
 // publishAndWait runs ffmpeg to completion and waits until the stream it
 // published has ended at the sink.
-func publishAndWait(t *testing.T, e *env, args []string) snapshot {
+func publishAndWait(t *testing.T, e *env, args []string) *ingesttest.Recording {
 	t.Helper()
-	n := e.rec.count()
+	n := e.rec.NumStreams()
 	p := testenv.Publish(t, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := p.Wait(ctx); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, p.Output())
 	}
-	var s snapshot
+	var s *ingesttest.Recording
 	testenv.Eventually(t, 10*time.Second, "stream published and ended", func() bool {
-		ss := e.rec.snap()
-		if len(ss) != n+1 || !ss[n].closed {
+		ss := e.rec.Streams()
+		if len(ss) != n+1 || !ss[n].Closed() {
 			return false
 		}
 		s = ss[n]
@@ -114,24 +115,24 @@ func TestPublishH264AAC(t *testing.T) {
 				t.Error("a connection timed out while publishing")
 			}
 
-			if s.st.Name != "test" || s.st.Protocol != "rtsp" {
-				t.Errorf("stream %q over %q, want test over rtsp", s.st.Name, s.st.Protocol)
+			if s.Name != "test" || s.Protocol != "rtsp" {
+				t.Errorf("stream %q over %q, want test over rtsp", s.Name, s.Protocol)
 			}
-			if len(s.st.Tracks) != 2 {
-				t.Fatalf("%d tracks, want 2", len(s.st.Tracks))
+			if len(s.Tracks) != 2 {
+				t.Fatalf("%d tracks, want 2", len(s.Tracks))
 			}
-			h, ok := s.st.Tracks[0].Codec.(*codecs.H264)
-			if !ok || len(h.SPS) == 0 || len(h.PPS) == 0 || s.st.Tracks[0].ClockRate != 90000 {
-				t.Errorf("track 0 = %#v @%d, want H.264 with SPS/PPS @90000", s.st.Tracks[0].Codec, s.st.Tracks[0].ClockRate)
+			h, ok := s.Tracks[0].Codec.(*codecs.H264)
+			if !ok || len(h.SPS) == 0 || len(h.PPS) == 0 || s.Tracks[0].ClockRate != 90000 {
+				t.Errorf("track 0 = %#v @%d, want H.264 with SPS/PPS @90000", s.Tracks[0].Codec, s.Tracks[0].ClockRate)
 			}
-			a, ok := s.st.Tracks[1].Codec.(*codecs.MPEG4Audio)
-			if !ok || a.Config.SampleRate != 48000 || s.st.Tracks[1].ClockRate != 48000 {
-				t.Errorf("track 1 = %#v @%d, want AAC 48000 @48000", s.st.Tracks[1].Codec, s.st.Tracks[1].ClockRate)
+			a, ok := s.Tracks[1].Codec.(*codecs.MPEG4Audio)
+			if !ok || a.Config.SampleRate != 48000 || s.Tracks[1].ClockRate != 48000 {
+				t.Errorf("track 1 = %#v @%d, want AAC 48000 @48000", s.Tracks[1].Codec, s.Tracks[1].ClockRate)
 			}
-			checkVideo(t, s.track(0), dur)
+			checkVideo(t, s.TrackUnits(0), dur)
 			if tc.name == "tcp-bframes" {
 				reordered := 0
-				for _, u := range s.track(0) {
+				for _, u := range s.TrackUnits(0) {
 					if u.PTS != u.DTS {
 						reordered++
 					}
@@ -140,7 +141,7 @@ func TestPublishH264AAC(t *testing.T) {
 					t.Error("B-frames requested but every PTS equals its DTS")
 				}
 			}
-			audio := s.track(1)
+			audio := s.TrackUnits(1)
 			// 3 s of 48 kHz AAC is about 140 frames of 1024 samples.
 			if len(audio) < 100 {
 				t.Fatalf("%d audio units, want about 140", len(audio))

@@ -1,105 +1,29 @@
 package srt
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 )
-
-// recorder is a Handler that keeps every stream and unit it is given.
-type recorder struct {
-	mu      sync.Mutex
-	streams []*ingest.Stream
-	units   map[string][]ingest.Unit
-	closed  map[string]bool
-}
-
-func (r *recorder) Publish(s *ingest.Stream) (ingest.Sink, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.streams = append(r.streams, s)
-	return &recSink{r: r, name: s.Name}, nil
-}
-
-func (r *recorder) count(name string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.units[name])
-}
-
-func (r *recorder) stream(name string) *ingest.Stream {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.streams {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
-}
-
-func (r *recorder) isClosed(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed[name]
-}
-
-type recSink struct {
-	r    *recorder
-	name string
-}
-
-func (s *recSink) WriteUnit(u *ingest.Unit) error {
-	s.r.mu.Lock()
-	defer s.r.mu.Unlock()
-	s.r.units[s.name] = append(s.r.units[s.name], *u)
-	return nil
-}
-
-func (s *recSink) Close() {
-	s.r.mu.Lock()
-	defer s.r.mu.Unlock()
-	s.r.closed[s.name] = true
-}
-
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // env is one server on a loopback port with a recording hub behind it.
 type env struct {
 	srv  *Server
 	hub  *ingest.Hub
-	rec  *recorder
-	logs *logBuffer
+	rec  *ingesttest.Recorder
+	logs *ingesttest.Logs
 }
 
 // start runs a server for the test; keys, when set, are required.
 func start(t *testing.T, keys *ingest.Keys) *env {
 	t.Helper()
-	e := &env{rec: &recorder{units: map[string][]ingest.Unit{}, closed: map[string]bool{}}, logs: &logBuffer{}}
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := &env{rec: ingesttest.NewRecorder(), logs: &ingesttest.Logs{}}
+	log := e.logs.Logger()
 	e.hub = ingest.NewHub(ingest.HubConfig{Handler: e.rec, Keys: keys, Logger: log})
 	srv, err := New(Config{Addr: "127.0.0.1:0", Logger: log}, e.hub)
 	if err != nil {

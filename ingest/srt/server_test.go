@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/ingesttest"
 	"github.com/livecdn/livecdn/internal/testenv"
 )
 
@@ -28,12 +29,13 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("ffmpeg: %v\n%s", err, p.Output())
 	}
 	testenv.Eventually(t, 5*time.Second, "session closed after ffmpeg left", func() bool {
-		return e.rec.isClosed("test") && !e.hub.Live("test")
+		s := e.rec.Stream("test")
+		return s != nil && s.Closed() && !e.hub.Live("test")
 	})
 
-	s := e.rec.stream("test")
-	if s == nil || s.Protocol != "srt" || len(s.Tracks) != 2 {
-		t.Fatalf("stream = %+v", s)
+	s := e.rec.Stream("test")
+	if s.Protocol != "srt" || len(s.Tracks) != 2 {
+		t.Fatalf("stream = %+v", s.Stream)
 	}
 	h, ok := s.Tracks[0].Codec.(*codecs.H264)
 	if !ok || len(h.SPS) == 0 || len(h.PPS) == 0 || s.Tracks[0].ClockRate != 90000 {
@@ -44,9 +46,7 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("audio track = %#v", s.Tracks[1])
 	}
 
-	e.rec.mu.Lock()
-	units := e.rec.units["test"]
-	e.rec.mu.Unlock()
+	units := s.Units()
 	first := map[int]ingest.Unit{}
 	last := map[int]ingest.Unit{}
 	for _, u := range units {
@@ -87,12 +87,12 @@ func TestKeys(t *testing.T) {
 		}
 		t.Logf("%s: ffmpeg failed as expected after %v: %s", id, time.Since(began).Round(time.Millisecond), strings.TrimSpace(p.Output()))
 	}
-	if e.rec.stream("test") != nil {
+	if e.rec.Stream("test") != nil {
 		t.Fatal("handler saw a stream from a refused publisher")
 	}
 
 	for _, id := range []string{"publish:live/test:s3cret", "#!::r=live/test,m=publish,key=s3cret"} {
-		n := e.rec.count("test")
+		n := e.rec.NumStreams()
 		p := testenv.PublishSource(t, testenv.Source{Duration: time.Second, Realtime: true}, "mpegts", e.url(id))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := p.Wait(ctx)
@@ -101,7 +101,11 @@ func TestKeys(t *testing.T) {
 			t.Fatalf("%s: ffmpeg: %v\n%s", id, err, p.Output())
 		}
 		testenv.Eventually(t, 5*time.Second, id+": session ends", func() bool { return !e.hub.Live("test") })
-		if got := e.rec.count("test") - n; got < 30 {
+		ss := e.rec.Streams()
+		if len(ss) != n+1 || ss[n].Name != "test" {
+			t.Fatalf("%s: handler saw %d new streams, want one named test", id, len(ss)-n)
+		}
+		if got := ss[n].NumUnits(); got < 30 {
 			t.Fatalf("%s: %d units, want a second of media", id, got)
 		}
 	}
@@ -133,7 +137,7 @@ func TestRejectReasons(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.id, err, want)
 		}
 	}
-	if e.rec.stream("test") != nil {
+	if e.rec.Stream("test") != nil {
 		t.Fatal("handler saw a refused stream")
 	}
 }
@@ -142,7 +146,8 @@ func TestSecondPublisherRefused(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
 	first := testenv.PublishSource(t, testenv.Source{Realtime: true}, "mpegts", e.url("publish:live/test"))
-	testenv.Eventually(t, 10*time.Second, "first publisher live", func() bool { return e.rec.count("test") > 10 })
+	st := e.rec.WaitStream(t, "test", 10*time.Second)
+	st.WaitUnits(t, 11, 10*time.Second) // the first publisher is live
 
 	second := testenv.PublishSource(t, testenv.Source{Duration: 2 * time.Second, Realtime: true}, "mpegts", e.url("publish:live/test"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -150,17 +155,14 @@ func TestSecondPublisherRefused(t *testing.T) {
 	if err := second.Wait(ctx); err == nil {
 		t.Fatal("second publisher on a live name succeeded")
 	}
-	n := e.rec.count("test")
-	testenv.Eventually(t, 5*time.Second, "first publisher keeps going", func() bool { return e.rec.count("test") > n+20 })
+	st.WaitMoreUnits(t, 21, 5*time.Second) // the first publisher keeps going
 	select {
 	case <-first.Done():
 		t.Fatalf("first publisher died: %s", first.Output())
 	default:
 	}
-	e.rec.mu.Lock()
-	defer e.rec.mu.Unlock()
-	if len(e.rec.streams) != 1 {
-		t.Fatalf("handler saw %d streams, want 1", len(e.rec.streams))
+	if n := e.rec.NumStreams(); n != 1 {
+		t.Fatalf("handler saw %d streams, want 1", n)
 	}
 }
 
@@ -168,7 +170,8 @@ func TestGarbage(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
 	good := testenv.PublishSource(t, testenv.Source{Realtime: true}, "mpegts", e.url("publish:live/good"))
-	testenv.Eventually(t, 10*time.Second, "good publisher live", func() bool { return e.rec.count("good") > 10 })
+	st := e.rec.WaitStream(t, "good", 10*time.Second)
+	st.WaitUnits(t, 11, 10*time.Second) // the good publisher is live
 
 	// Garbage datagrams: random bytes, and headers that look like SRT control
 	// and data packets (handshakes with nonsense bodies, unknown socket ids).
@@ -215,12 +218,11 @@ func TestGarbage(t *testing.T) {
 			t.Log(l)
 		}
 	}
-	if e.rec.stream("junk") != nil {
+	if e.rec.Stream("junk") != nil {
 		t.Fatal("handler saw the junk stream")
 	}
 
-	n := e.rec.count("good")
-	testenv.Eventually(t, 5*time.Second, "good publisher keeps going", func() bool { return e.rec.count("good") > n+20 })
+	st.WaitMoreUnits(t, 21, 5*time.Second) // the good publisher keeps going
 	select {
 	case <-good.Done():
 		t.Fatalf("good publisher died: %s", good.Output())
@@ -233,8 +235,7 @@ func TestGarbage(t *testing.T) {
 
 func TestPassphrase(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{units: map[string][]ingest.Unit{}, closed: map[string]bool{}}
-	hub := ingest.NewHub(ingest.HubConfig{Handler: rec, Logger: slog.New(slog.DiscardHandler)})
+	hub := ingest.NewHub(ingest.HubConfig{Handler: ingesttest.NewRecorder(), Logger: slog.New(slog.DiscardHandler)})
 	srv, err := New(Config{Addr: "127.0.0.1:0", Passphrase: "correct horse", Logger: slog.New(slog.DiscardHandler)}, hub)
 	if err != nil {
 		t.Fatal(err)
@@ -297,10 +298,9 @@ func TestCloseEndsSessions(t *testing.T) {
 
 func TestTakeoverDropsOldConnection(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
+	logs := &ingesttest.Logs{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	rec := &recorder{units: map[string][]ingest.Unit{}, closed: map[string]bool{}}
-	hub := ingest.NewHub(ingest.HubConfig{Handler: rec, Takeover: true, Logger: log})
+	hub := ingest.NewHub(ingest.HubConfig{Handler: ingesttest.NewRecorder(), Takeover: true, Logger: log})
 	srv, err := New(Config{Addr: "127.0.0.1:0", Logger: log}, hub)
 	if err != nil {
 		t.Fatal(err)
