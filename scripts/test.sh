@@ -72,3 +72,6 @@ for arg in "$@"; do
 done
 echo "test.sh: go test"
 go test -race -timeout 30m "$@" "${pkgs[@]}"
+# Load tests shrink under the race detector; run them once more at full size.
+echo "test.sh: go test (load tests, no race detector)"
+go test -timeout 20m -run 'Load|FlashCrowd|Blocking2000|Slowloris' "$@" ./edge/...

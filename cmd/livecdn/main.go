@@ -23,7 +23,9 @@ type command struct {
 
 var commands = []command{
 	{"origin", "ingest RTMP/RTSP/SRT, package CMAF, serve HLS, LL-HLS and DASH", runOrigin},
+	{"edge", "cache node: serve viewers from an origin, one fetch per object", runEdge},
 	{"demo", "origin with a built-in live source, printing a URL to watch", runDemo},
+	{"sign", "print a signed viewer URL for an edge with --sign-key", runSign},
 }
 
 // usageError is a bad flag or value: exit status 2 with one line.

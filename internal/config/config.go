@@ -142,3 +142,34 @@ func (l *List) Set(v string) error {
 
 // Repeatable marks List so environment values are split on commas.
 func (l *List) Repeatable() {}
+
+// Size is a byte-count flag that accepts units: 1GiB, 512MiB, 64KiB, 100MB, 1000.
+type Size int64
+
+// String implements flag.Value.
+func (s *Size) String() string {
+	v := int64(*s)
+	for _, u := range []struct {
+		n    int64
+		name string
+	}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if v >= u.n && v%u.n == 0 {
+			return fmt.Sprintf("%d%s", v/u.n, u.name)
+		}
+	}
+	return fmt.Sprint(v)
+}
+
+// Set implements flag.Value.
+func (s *Size) Set(v string) error {
+	num := strings.TrimRight(v, "KMGTiBb")
+	unit := v[len(num):]
+	mult, ok := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+		"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
+	var n int64
+	if _, err := fmt.Sscan(num, &n); err != nil || !ok || n < 0 || fmt.Sprint(n) != num {
+		return fmt.Errorf("%q is not a size (e.g. 512MiB, 1GiB)", v)
+	}
+	*s = Size(n * mult)
+	return nil
+}

@@ -74,3 +74,22 @@ func TestHelpListsDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "512MiB": 512 << 20, "100MB": 100e6, "4096": 4096, "64K": 64 << 10} {
+		var s Size
+		if err := s.Set(in); err != nil || int64(s) != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, s, err, want)
+		}
+	}
+	for _, in := range []string{"", "GiB", "1.5GiB", "-1", "1XB", "1 GiB"} {
+		var s Size
+		if s.Set(in) == nil {
+			t.Errorf("Set(%q) accepted", in)
+		}
+	}
+	s := Size(1 << 30)
+	if s.String() != "1GiB" {
+		t.Errorf("String = %s", s.String())
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/livecdn/livecdn/edge"
+	"github.com/livecdn/livecdn/edge/token"
+	"github.com/livecdn/livecdn/edge/upstream"
+	"github.com/livecdn/livecdn/internal/config"
+)
+
+// edgeFlags are the flags of `livecdn edge`.
+type edgeFlags struct {
+	configFile, http, tlsCert, tlsKey, signKey, nodeName string
+	origins, keepQuery                                   config.List
+	cacheSize                                            config.Size
+	staleIfError, notFoundTTL, drain                     time.Duration
+	prefetch                                             int
+	log                                                  logFlags
+}
+
+func (f *edgeFlags) register(fs *flag.FlagSet) {
+	d := edge.DefaultConfig()
+	host, _ := os.Hostname()
+	fs.StringVar(&f.configFile, "config", "", "YAML file of flag values (keys are flag names)")
+	fs.StringVar(&f.http, "http", d.Addr, "HTTP listen address for viewers")
+	fs.Var(&f.origins, "origin", "upstream origin URL; repeat for backups tried in order on failure (required)")
+	f.cacheSize = config.Size(d.CacheSize)
+	fs.Var(&f.cacheSize, "cache-size", "bytes of cache (e.g. 512MiB, 1GiB)")
+	fs.DurationVar(&f.staleIfError, "stale-if-error", d.Policy.StaleIfError, "how long an expired playlist may be served while the upstream fails")
+	fs.DurationVar(&f.notFoundTTL, "not-found-ttl", d.Policy.NotFound, "how long a 404 is cached")
+	fs.Var(&f.keepQuery, "cache-query", "query parameter kept in cache keys besides _HLS_msn/_HLS_part/_HLS_skip (repeatable)")
+	fs.StringVar(&f.signKey, "sign-key", "", "require viewer URLs signed with this HMAC key (see livecdn sign)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key: serve HTTPS)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
+	fs.IntVar(&f.prefetch, "prefetch", d.Prefetch.Concurrency, "concurrent prefetches of what playlists announce (0: off)")
+	fs.StringVar(&f.nodeName, "node-name", host, "this node's name (Via header, logs)")
+	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM, how long in-flight responses may finish")
+	f.log.register(fs)
+}
+
+func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("livecdn edge", flag.ContinueOnError)
+	var f edgeFlags
+	f.register(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	switch {
+	case len(f.origins) == 0:
+		return usageError{fmt.Errorf("--origin is required")}
+	case f.cacheSize < 1<<20:
+		return usageError{fmt.Errorf("--cache-size %s: want at least 1MiB", f.cacheSize.String())}
+	case f.staleIfError < 0 || f.notFoundTTL < 0 || f.prefetch < 0:
+		return usageError{fmt.Errorf("durations and --prefetch must not be negative")}
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
+	}
+	log, err := f.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ocfg := upstream.DefaultOriginsConfig()
+	ocfg.URLs, ocfg.Logger, ocfg.Registerer = f.origins, log, reg
+	origins, err := upstream.NewOrigins(ocfg)
+	if err != nil {
+		return usageError{err}
+	}
+	defer origins.Close()
+
+	cfg := edge.DefaultConfig()
+	cfg.Addr, cfg.TLSCert, cfg.TLSKey, cfg.NodeName = f.http, f.tlsCert, f.tlsKey, f.nodeName
+	cfg.CacheSize = int64(f.cacheSize)
+	cfg.Policy.StaleIfError, cfg.Policy.NotFound = f.staleIfError, f.notFoundTTL
+	cfg.KeepQuery = f.keepQuery
+	cfg.Prefetch.Concurrency = f.prefetch
+	cfg.Upstream, cfg.Ready = origins, origins.Healthy
+	cfg.Logger, cfg.Registerer, cfg.Gatherer = log, reg, reg
+	if f.signKey != "" {
+		if cfg.Signer, err = token.NewSigner([]byte(f.signKey)); err != nil {
+			return usageError{err}
+		}
+	}
+	srv, err := edge.New(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("edge listening", "http", srv.Addr().String(), "origins", f.origins.String(), "cache", f.cacheSize.String(),
+		"node", f.nodeName, "signed", cfg.Signer != nil, "tls", f.tlsCert != "")
+	<-ctx.Done()
+	log.Info("shutting down: draining")
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	log.Info("stopped")
+	if err != nil && sctx.Err() != nil {
+		slog.Warn("drain timed out", "err", err)
+		return nil
+	}
+	return err
+}

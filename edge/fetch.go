@@ -1,0 +1,125 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/livecdn/livecdn/edge/cache"
+	"github.com/livecdn/livecdn/edge/coalesce"
+	"github.com/livecdn/livecdn/edge/follow"
+	"github.com/livecdn/livecdn/edge/rules"
+	"github.com/livecdn/livecdn/edge/upstream"
+)
+
+// chunk is how much of an upstream body is read at once: small enough that
+// viewers of a growing part see bytes promptly, large enough to be cheap.
+const chunk = 32 << 10
+
+// fetcher returns the coalesce.Fetch that fills an object from the upstream
+// and files it in the cache by the rules.
+func (s *Server) fetcher(path, query string, kind rules.Kind, reason string) coalesce.Fetch {
+	return func(ctx context.Context, o *cache.Object) {
+		s.metrics.fetches.WithLabelValues(reason).Inc()
+		resp, err := s.cfg.Upstream.Fetch(ctx, &upstream.Request{Path: path, Query: rules.UpstreamQuery(path, query, s.cfg.KeepQuery),
+			Header: http.Header{}})
+		if err != nil {
+			o.Finish(err)
+			return
+		}
+		defer resp.Body.Close()
+		h := http.Header{}
+		for _, name := range storedHeaders {
+			if v := resp.Header.Get(name); v != "" {
+				h.Set(name, v)
+			}
+		}
+		o.SetHeader(resp.Status, h)
+		// Immutable media goes into the cache at once, so later viewers find
+		// it there and read it while it still arrives.
+		ttl, cacheable := s.cfg.Policy.Freshness(kind, resp.Status, h, nil)
+		early := cacheable && kind == rules.Media && ttl == 0
+		if early {
+			s.cache.Add(o)
+		}
+		buf := make([]byte, chunk)
+		for {
+			n, rerr := resp.Body.Read(buf)
+			if n > 0 {
+				o.Append(buf[:n])
+				if early {
+					s.cache.Recount(o) // a growing segment counts against the budget as it grows
+				}
+			}
+			if errors.Is(rerr, io.EOF) {
+				break
+			}
+			if rerr != nil {
+				o.Finish(rerr)
+				s.cache.Remove(o.Key)
+				return
+			}
+		}
+		o.Finish(nil)
+		if !early {
+			ttl, cacheable = s.cfg.Policy.Freshness(kind, resp.Status, h, o.Body())
+			if !cacheable {
+				return
+			}
+			now := time.Now()
+			fresh := time.Time{}
+			if ttl > 0 {
+				fresh = now.Add(ttl)
+			}
+			staleUntil := fresh
+			if kind == rules.Playlist || kind == rules.MPD {
+				staleUntil = fresh.Add(s.cfg.Policy.StaleIfError)
+			}
+			o.SetExpiry(fresh, staleUntil)
+			s.cache.Add(o)
+		}
+		s.cache.Recount(o)
+		if kind == rules.Playlist && resp.Status == http.StatusOK {
+			s.prefetch.Playlist(path, o.Body())
+		}
+	}
+}
+
+// prefetchFetch brings a media object into the cache ahead of viewers.
+func (s *Server) prefetchFetch(ctx context.Context, path string) (int64, error) {
+	key := rules.Key(path, "", s.cfg.KeepQuery)
+	if o, ok := s.cache.Peek(key); ok {
+		if done, err := o.Done(); done && err == nil {
+			return 0, nil // already here: nothing new is outstanding
+		}
+	}
+	o, leader := s.flights.Do(key, s.fetcher(path, "", rules.Classify(path), "prefetch"))
+	if leader {
+		o.MarkPrefetched()
+	}
+	for off := 0; ; {
+		b, done, err := o.Next(ctx, off)
+		if err != nil {
+			return 0, err
+		}
+		off += len(b)
+		if done {
+			if !leader {
+				return 0, nil
+			}
+			return int64(off), nil
+		}
+	}
+}
+
+// prefetchSnapshot offers the objects of a follower's playlist once per
+// snapshot: 2,000 held viewers released by one snapshot cause one scan of it.
+func (s *Server) prefetchSnapshot(path string, snap *follow.Snapshot) {
+	if prev, ok := s.scanned.Load(path); ok && prev == snap {
+		return
+	}
+	s.scanned.Store(path, snap)
+	s.prefetch.Playlist(path, snap.Body)
+}
