@@ -224,7 +224,9 @@ func (o *Origins) try(ctx context.Context, org *origin, r *Request) (*Response, 
 		return nil, err
 	}
 	o.metrics.fetch.WithLabelValues(org.url).Observe(time.Since(start).Seconds())
-	if resp.StatusCode >= 500 {
+	// A 503 to an LL-HLS blocking reload means "the part did not come in
+	// time" (rfc8216bis 6.2.5.2): an answer about the stream, not a sick origin.
+	if resp.StatusCode >= 500 && !(resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(r.Query, "_HLS_msn=")) {
 		discard(resp.Body, cancel)
 		err := &StatusError{Origin: org.url, Status: resp.StatusCode}
 		o.metrics.requests.WithLabelValues(org.url, result5xx).Inc()

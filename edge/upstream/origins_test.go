@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,5 +295,32 @@ func TestSharedRegistry(t *testing.T) {
 	}
 	if n := metric(t, reg, "livecdn_edge_upstream_fetch_seconds", map[string]string{"origin": s.URL}); n != 2 {
 		t.Fatalf("fetch_seconds samples = %v, want 2", n)
+	}
+}
+
+// A 503 to a blocking playlist reload is the LL-HLS "not yet" answer: it is
+// returned as is, without failing over or marking the origin unhealthy.
+func TestBlockingReload503IsAnAnswer(t *testing.T) {
+	var backupHits atomic.Int32
+	primary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer primary.Close()
+	backup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { backupHits.Add(1) }))
+	defer backup.Close()
+	cfg := upstream.DefaultOriginsConfig()
+	cfg.URLs, cfg.HealthInterval = []string{primary.URL, backup.URL}, -1
+	o, err := upstream.NewOrigins(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	resp, err := o.Fetch(context.Background(), &upstream.Request{Path: "/live/s/v/index.m3u8", Query: "_HLS_msn=5&_HLS_part=1"})
+	if err != nil || resp.Status != http.StatusServiceUnavailable {
+		t.Fatalf("blocking 503: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if backupHits.Load() != 0 || !o.Status()[0].Healthy {
+		t.Errorf("a blocking-reload 503 failed over (%d) or marked the primary unhealthy", backupHits.Load())
 	}
 }
