@@ -3,7 +3,8 @@ package origin
 import (
 	"errors"
 	"net/url"
-	"strconv"
+
+	"github.com/livecdn/livecdn/internal/decimal"
 )
 
 // blocking is a parsed LL-HLS playlist request.
@@ -47,13 +48,12 @@ func parseBlocking(q url.Values) (blocking, error) {
 }
 
 func canonicalInt(v []string) (int64, error) {
-	if len(v) != 1 || v[0] == "" || len(v[0]) > 18 || (len(v[0]) > 1 && v[0][0] == '0') {
+	if len(v) != 1 {
+		return 0, errors.New("given more than once")
+	}
+	n, ok := decimal.Parse(v[0])
+	if !ok {
 		return 0, errors.New("not a number")
 	}
-	for _, c := range v[0] {
-		if c < '0' || c > '9' {
-			return 0, errors.New("not a number")
-		}
-	}
-	return strconv.ParseInt(v[0], 10, 64)
+	return n, nil
 }

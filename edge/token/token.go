@@ -1,6 +1,8 @@
 package token
 
 import (
+	"github.com/livecdn/livecdn/internal/decimal"
+
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -195,15 +197,6 @@ type macState struct {
 
 // parseExp parses a canonical positive decimal: one expiry has one spelling.
 func parseExp(s string) (int64, bool) {
-	if s == "" || len(s) > 18 || s[0] == '0' {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(s[i]-'0')
-	}
-	return n, true
+	n, ok := decimal.Parse(s)
+	return n, ok && n > 0
 }

@@ -3,6 +3,8 @@ package live
 import (
 	"strconv"
 	"strings"
+
+	"github.com/livecdn/livecdn/internal/decimal"
 )
 
 // Object kinds below /live/{stream}/{rendition}/.
@@ -55,17 +57,5 @@ func ParseObject(name string) (Object, bool) {
 	return Object{}, false
 }
 
-// number parses a canonical non-negative decimal.
-func number(s string) (int64, bool) {
-	if s == "" || len(s) > 18 || (len(s) > 1 && s[0] == '0') {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(s[i]-'0')
-	}
-	return n, true
-}
+// number parses a canonical non-negative decimal: one object, one name.
+func number(s string) (int64, bool) { return decimal.Parse(s) }
