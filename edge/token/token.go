@@ -1,8 +1,6 @@
 package token
 
 import (
-	"github.com/livecdn/livecdn/internal/decimal"
-
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/livecdn/livecdn/internal/decimal"
 )
 
 // Query parameter names of a token.
