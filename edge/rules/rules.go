@@ -61,28 +61,62 @@ func CheckPath(escaped string) error {
 		return ErrBadPath
 	}
 	if len(escaped) > MaxPath {
-		return errors.Join(ErrBadPath, errors.New("path too long"))
+		return errPathTooLong
 	}
-	lower := strings.ToLower(escaped)
-	for _, bad := range []string{"%2e", "%2f", "%5c", "%00", "//"} {
-		if strings.Contains(lower, bad) {
-			return errors.Join(ErrBadPath, errors.New("encoded dot, slash, backslash or NUL"))
-		}
-	}
-	for _, seg := range strings.Split(escaped[1:], "/") {
-		if seg == "." || seg == ".." {
-			return errors.Join(ErrBadPath, errors.New("dot segment"))
-		}
-	}
+	// One pass, no allocation: this runs on every request.
+	segStart := 1
 	for i := 0; i < len(escaped); i++ {
-		if c := escaped[i]; c < 0x21 || c == 0x7f || c == '\\' {
-			return errors.Join(ErrBadPath, errors.New("control byte or backslash"))
+		switch c := escaped[i]; {
+		case c < 0x21 || c == 0x7f || c == '\\':
+			return errControl
+		case c == '%':
+			if i+2 >= len(escaped) || !ishex(escaped[i+1]) || !ishex(escaped[i+2]) {
+				return errBadEscape
+			}
+			switch h := unhex(escaped[i+1])<<4 | unhex(escaped[i+2]); h {
+			case '.', '/', '\\', 0:
+				return errEncoded
+			}
+		case c == '/' && i > 0:
+			if seg := escaped[segStart:i]; seg == "" {
+				return errDotSegment // "//": two spellings of one path
+			} else if err := checkSegment(seg); err != nil {
+				return err
+			}
+			segStart = i + 1
 		}
 	}
-	if _, err := url.PathUnescape(escaped); err != nil {
-		return errors.Join(ErrBadPath, err)
+	return checkSegment(escaped[segStart:])
+}
+
+var (
+	errPathTooLong = errors.Join(ErrBadPath, errors.New("path too long"))
+	errControl     = errors.Join(ErrBadPath, errors.New("control byte or backslash"))
+	errBadEscape   = errors.Join(ErrBadPath, errors.New("malformed percent-escape"))
+	errEncoded     = errors.Join(ErrBadPath, errors.New("encoded dot, slash, backslash or NUL"))
+	errDotSegment  = errors.Join(ErrBadPath, errors.New("empty or dot segment"))
+)
+
+// checkSegment refuses "." and ".." as path segments.
+func checkSegment(seg string) error {
+	if seg == "." || seg == ".." {
+		return errDotSegment
 	}
 	return nil
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // Key builds the cache key of a request: the path, plus for playlists the

@@ -104,3 +104,35 @@ func FuzzKey(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCheckPathAndKey(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if CheckPath("/live/stream/video/part1234.5.m4s") != nil {
+			b.Fatal("refused")
+		}
+		_ = Key("/live/stream/video/part1234.5.m4s", "", nil)
+	}
+}
+
+func FuzzCheckPath(f *testing.F) {
+	f.Add("/live/s/v/seg1.m4s")
+	f.Add("/live/%2e%2E/x")
+	f.Fuzz(func(t *testing.T, p string) {
+		if CheckPath(p) != nil {
+			return
+		}
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			t.Fatalf("accepted %q that does not unescape: %v", p, err)
+		}
+		for _, seg := range strings.Split(u, "/")[1:] {
+			if seg == "." || seg == ".." || strings.ContainsAny(seg, "\\\x00") {
+				t.Fatalf("accepted %q, which decodes to %q", p, u)
+			}
+		}
+		if strings.Contains(u, "//") {
+			t.Fatalf("accepted %q with an empty segment", p)
+		}
+	})
+}
