@@ -21,6 +21,7 @@ import (
 	"github.com/livecdn/livecdn/internal/config"
 	"github.com/livecdn/livecdn/origin"
 	"github.com/livecdn/livecdn/origin/watch"
+	"github.com/livecdn/livecdn/transcode"
 )
 
 // originFlags are the flags of `livecdn origin` (and the origin part of `demo`).
@@ -33,6 +34,7 @@ type originFlags struct {
 	window                       int
 	takeover                     bool
 	log                          logFlags
+	parsedLadder                 *transcode.Ladder
 }
 
 func (f *originFlags) register(fs *flag.FlagSet) {
@@ -47,7 +49,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.keysFile, "keys-file", "", "YAML publish keys (streams: {name: key}, default: key); empty: any name may publish")
 	fs.StringVar(&f.webhook, "webhook", "", "URL that must approve each publish (POST JSON, 2xx = yes)")
 	fs.BoolVar(&f.takeover, "takeover", false, "let a new publisher replace the live one on the same name")
-	fs.StringVar(&f.ladder, "ladder", "passthrough", "transcoding ladder; this build packages the published renditions as they are (passthrough)")
+	fs.StringVar(&f.ladder, "ladder", "passthrough", "ABR ladder: passthrough, default (source + 720p/480p/360p/240p), or a YAML file")
 	fs.DurationVar(&f.part, "part", d.Packaging.PartTarget, "LL-HLS part target duration")
 	fs.DurationVar(&f.segment, "segment", d.Packaging.SegmentTarget, "segment target duration (segments end at the next keyframe)")
 	fs.IntVar(&f.window, "window", d.Window, "segments in the live window of each playlist")
@@ -64,9 +66,12 @@ func (f *originFlags) validate() error {
 		return usageError{fmt.Errorf("--segment %v: want at least --part and at most 30s", f.segment)}
 	case f.window < 3 || f.window > 1000:
 		return usageError{fmt.Errorf("--window %d: want 3 to 1000", f.window)}
-	case f.ladder != "passthrough":
-		return usageError{fmt.Errorf("--ladder %q: only passthrough is available in this build", f.ladder)}
 	}
+	ladder, err := transcode.LoadLadder(f.ladder)
+	if err != nil {
+		return usageError{fmt.Errorf("--ladder: %v", err)}
+	}
+	f.parsedLadder = ladder
 	return nil
 }
 
@@ -106,13 +111,14 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 
 // originStack is a running origin with its ingest servers and HTTP listener.
 type originStack struct {
-	log     *slog.Logger
-	hub     *ingest.Hub
-	origin  *origin.Origin
-	closers []func()
-	http    *http.Server
-	httpLn  net.Listener
-	served  chan error
+	log        *slog.Logger
+	hub        *ingest.Hub
+	transcoder *transcode.Transcoder // nil for a passthrough ladder
+	origin     *origin.Origin
+	closers    []func()
+	http       *http.Server
+	httpLn     net.Listener
+	served     chan error
 }
 
 // startOrigin starts everything `livecdn origin` runs. extra, when set, is
@@ -130,7 +136,13 @@ func startOrigin(f originFlags, log *slog.Logger, home http.Handler) (*originSta
 	}
 	s := &originStack{log: log, origin: origin.New(ocfg), served: make(chan error, 1)}
 
-	hcfg := ingest.HubConfig{Handler: s.origin, Takeover: f.takeover, Logger: log, Registerer: reg}
+	var handler ingest.Handler = s.origin
+	if f.parsedLadder != nil && !f.parsedLadder.Passthrough() {
+		tcfg := transcode.Config{Ladder: f.parsedLadder, SegmentTarget: f.segment, Logger: log, Registerer: reg}
+		s.transcoder = transcode.New(tcfg, s.origin)
+		handler = s.transcoder
+	}
+	hcfg := ingest.HubConfig{Handler: handler, Takeover: f.takeover, Logger: log, Registerer: reg}
 	if f.keysFile != "" {
 		keys, err := ingest.LoadKeys(f.keysFile)
 		if err != nil {
@@ -208,6 +220,10 @@ func (s *originStack) closeIngest() {
 		s.closers[i]()
 	}
 	s.closers = nil
+	if s.transcoder != nil {
+		s.transcoder.Close() // every ffmpeg ends with the publishers
+		s.transcoder = nil
+	}
 }
 
 // shutdown drains: /readyz turns 503, publishers are told to stop and their

@@ -1,0 +1,236 @@
+// Command flash is the flash-crowd client of deploy/compare: it opens n
+// keep-alive connections to a cache (warming each with one request for an
+// object already cached), then sends n simultaneous first-time requests for
+// one new object and reports the waiters' time to headers and to the last
+// byte, the X-Cache results and whether every body had the expected length.
+//
+//	flash -base http://127.0.0.1:8081 -warm /live/bench/video/part100.0.m4s \
+//	      -path /flash/live/bench/video/seg123.m4s -n 500 -bytes 1048576
+//
+// With -fill N it instead fetches N distinct objects (path with %d) at
+// -c concurrency, to push a cache past its size bound.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+type result struct {
+	ttfb, total time.Duration
+	status      int
+	n           int64
+	xcache      string
+	err         error
+}
+
+func get(br *bufio.Reader, c net.Conn, host, path string) (status int, n int64, xcache string, header time.Time, err error) {
+	if _, err = fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: livecdn-flash\r\n\r\n", path, host); err != nil {
+		return
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return
+	}
+	header = time.Now()
+	n, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	xcache = resp.Header.Get("X-Cache")
+	return resp.StatusCode, n, xcache, header, err
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(d))+0.5) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(d) {
+		i = len(d) - 1
+	}
+	return d[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+
+func main() {
+	base := flag.String("base", "http://127.0.0.1:8081", "cache base URL")
+	warm := flag.String("warm", "", "path of a cached object fetched once on every connection before the crowd")
+	path := flag.String("path", "", "path of the new object the crowd asks for (with -fill: contains %d)")
+	n := flag.Int("n", 500, "concurrent viewers")
+	want := flag.Int64("bytes", -1, "expected body length (-1: do not check)")
+	fill := flag.Int("fill", 0, "fetch this many distinct objects instead of a crowd")
+	conc := flag.Int("c", 8, "concurrency of -fill")
+	timeout := flag.Duration("timeout", 30*time.Second, "per-request deadline")
+	flag.Parse()
+	u, err := url.Parse(*base)
+	if err != nil || *path == "" {
+		fmt.Fprintln(os.Stderr, "flash: need -base URL and -path")
+		os.Exit(2)
+	}
+	if *fill > 0 {
+		os.Exit(doFill(u.Host, *path, *fill, *conc, *want, *timeout))
+	}
+	conns := make([]net.Conn, *n)
+	readers := make([]*bufio.Reader, *n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var setupErr error
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+			if err == nil && *warm != "" {
+				br := bufio.NewReaderSize(c, 64<<10)
+				c.SetDeadline(time.Now().Add(*timeout))
+				var st int
+				st, _, _, _, err = get(br, c, u.Host, *warm)
+				if err == nil && st != http.StatusOK {
+					err = fmt.Errorf("warm-up %s: status %d", *warm, st)
+				}
+				readers[i] = br
+			} else if err == nil {
+				readers[i] = bufio.NewReaderSize(c, 64<<10)
+			}
+			if err != nil {
+				mu.Lock()
+				setupErr = err
+				mu.Unlock()
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	if setupErr != nil {
+		fmt.Fprintln(os.Stderr, "flash: setup:", setupErr)
+		os.Exit(1)
+	}
+	results := make([]result, *n)
+	start := make(chan struct{})
+	var t0 time.Time
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conns[i].Close()
+			<-start
+			conns[i].SetDeadline(t0.Add(*timeout))
+			st, got, xc, hdr, err := get(readers[i], conns[i], u.Host, *path)
+			end := time.Now()
+			results[i] = result{ttfb: hdr.Sub(t0), total: end.Sub(t0), status: st, n: got, xcache: xc, err: err}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // every goroutine is parked on start
+	t0 = time.Now()
+	close(start)
+	wg.Wait()
+	report(results, *want)
+}
+
+func report(results []result, want int64) {
+	var ttfb, total []time.Duration
+	ok, bad := 0, 0
+	xc := map[string]int{}
+	var firstErr string
+	for _, r := range results {
+		if r.err != nil || r.status != http.StatusOK || (want >= 0 && r.n != want) {
+			bad++
+			if firstErr == "" {
+				firstErr = fmt.Sprintf("status=%d bytes=%d err=%v", r.status, r.n, r.err)
+			}
+			continue
+		}
+		ok++
+		ttfb = append(ttfb, r.ttfb)
+		total = append(total, r.total)
+		x := r.xcache
+		if x == "" {
+			x = "-"
+		}
+		xc[x]++
+	}
+	sort.Slice(ttfb, func(i, j int) bool { return ttfb[i] < ttfb[j] })
+	sort.Slice(total, func(i, j int) bool { return total[i] < total[j] })
+	keys := make([]string, 0, len(xc))
+	for k := range xc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s:%d", k, xc[k]))
+	}
+	fmt.Printf("ok=%d bad=%d ttfb_p50=%s ttfb_p99=%s p50=%s p99=%s max=%s xcache=%s\n",
+		ok, bad, ms(pct(ttfb, .5)), ms(pct(ttfb, .99)), ms(pct(total, .5)), ms(pct(total, .99)), ms(pct(total, 1)),
+		strings.Join(parts, ","))
+	if firstErr != "" {
+		fmt.Fprintln(os.Stderr, "flash: first failure:", firstErr)
+	}
+}
+
+// doFill fetches count distinct objects, conc at a time, each on its own
+// keep-alive connection; it returns the exit status.
+func doFill(host, pathFmt string, count, conc int, want int64, timeout time.Duration) int {
+	next := make(chan int)
+	var mu sync.Mutex
+	bad := 0
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var c net.Conn
+			var br *bufio.Reader
+			for i := range next {
+				if c == nil {
+					var err error
+					if c, err = net.DialTimeout("tcp", host, 5*time.Second); err != nil {
+						mu.Lock()
+						bad++
+						mu.Unlock()
+						continue
+					}
+					br = bufio.NewReaderSize(c, 64<<10)
+				}
+				c.SetDeadline(time.Now().Add(timeout))
+				st, got, _, _, err := get(br, c, host, fmt.Sprintf(pathFmt, i))
+				if err != nil || st != http.StatusOK || (want >= 0 && got != want) {
+					mu.Lock()
+					bad++
+					mu.Unlock()
+					if err != nil {
+						c.Close()
+						c = nil
+					}
+				}
+			}
+			if c != nil {
+				c.Close()
+			}
+		}()
+	}
+	for i := 0; i < count; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	fmt.Printf("fill=%d bad=%d\n", count, bad)
+	if bad > 0 {
+		return 1
+	}
+	return 0
+}
