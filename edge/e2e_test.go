@@ -78,7 +78,9 @@ func TestBlocking2000(t *testing.T) {
 		viewers = 500 // full size in the race-free pass
 	}
 	_, b := fetch(t, base)
-	for round := 0; round < 3; round++ {
+	// Round 0 warms up from the plain playlist, which the edge may have cached
+	// a moment ago; from round 1 on the asked-for part is one nobody has yet.
+	for round := 0; round < 4; round++ {
 		var m playlist.Media
 		if err := m.Unmarshal(b); err != nil {
 			t.Fatal(err)
@@ -115,7 +117,7 @@ func TestBlocking2000(t *testing.T) {
 		mu.Lock()
 		n, up := blocking[q], answered[q]
 		mu.Unlock()
-		if n != 1 {
+		if round > 0 && n != 1 {
 			t.Errorf("round %d: %d upstream blocking requests for %s, want 1", round, n, q)
 		}
 		spread := arrivals[len(arrivals)-1].Sub(arrivals[0])

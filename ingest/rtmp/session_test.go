@@ -21,7 +21,7 @@ func TestSecondPublisherRefused(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	e := newEnv(t, ingest.HubConfig{})
 	first := testenv.PublishSource(t, live, "flv", e.url("live/test"))
-	st := e.rec.WaitStreams(t, 1, 10*time.Second)[0]
+	st := e.rec.WaitStreams(t, 1, 30*time.Second)[0]
 	st.WaitUnits(t, 1, 10*time.Second) // the first publisher delivers units
 
 	second := testenv.PublishSource(t, testenv.Source{Duration: 2 * time.Second}, "flv", e.url("live/test"))
@@ -46,7 +46,7 @@ func TestTakeover(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	e := newEnv(t, ingest.HubConfig{Takeover: true})
 	first := testenv.PublishSource(t, live, "flv", e.url("live/test"))
-	old := e.rec.WaitStreams(t, 1, 10*time.Second)[0]
+	old := e.rec.WaitStreams(t, 1, 30*time.Second)[0]
 	old.WaitUnits(t, 1, 10*time.Second) // the first publisher delivers units
 
 	testenv.PublishSource(t, live, "flv", e.url("live/test"))
@@ -56,7 +56,7 @@ func TestTakeover(t *testing.T) {
 	if err := waitExit(t, first, 10*time.Second); err == nil {
 		t.Error("the replaced ffmpeg exited cleanly, want a write error after its connection was closed")
 	}
-	cur := e.rec.WaitStreams(t, 2, 10*time.Second)[1]
+	cur := e.rec.WaitStreams(t, 2, 30*time.Second)[1]
 	cur.WaitUnits(t, 31, 10*time.Second) // the new publisher delivers units
 	if !e.hub.Live("test") || cur.Closed() {
 		t.Fatal("the new publisher is not live")
@@ -115,7 +115,7 @@ func TestCloseEndsSessions(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	e := newEnv(t, ingest.HubConfig{})
 	p := testenv.PublishSource(t, live, "flv", e.url("live/test"))
-	st := e.rec.WaitStreams(t, 1, 10*time.Second)[0]
+	st := e.rec.WaitStreams(t, 1, 30*time.Second)[0]
 	st.WaitUnits(t, 1, 10*time.Second) // the publisher delivers units
 
 	done := make(chan struct{})
