@@ -86,7 +86,10 @@ func TestPublisherReconnect(t *testing.T) {
 
 	after := waitSegments(t, base+"/video/index.m3u8", 1, 10*time.Second)
 	body := string(mustGet(t, base+"/video/index.m3u8"))
-	if !strings.Contains(body, "#EXT-X-DISCONTINUITY\n") || !strings.Contains(body, `#EXT-X-MAP:URI="init2.mp4"`) {
+	// On a slow machine the window may have moved past the tag itself; the
+	// discontinuity sequence still counts it.
+	discontinuity := strings.Contains(body, "#EXT-X-DISCONTINUITY\n") || (after.DiscontinuitySequence != nil && *after.DiscontinuitySequence >= 1)
+	if !discontinuity || !strings.Contains(body, `#EXT-X-MAP:URI="init2.mp4"`) {
 		t.Errorf("no discontinuity with the new init section in:\n%s", body)
 	}
 	if after.MediaSequence < lastBefore.MediaSequence {
