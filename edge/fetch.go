@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/livecdn/livecdn/edge/cache"
@@ -35,6 +36,9 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string) coa
 			if v := resp.Header.Get(name); v != "" {
 				h.Set(name, v)
 			}
+		}
+		if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil {
+			o.Reserve(n)
 		}
 		o.SetHeader(resp.Status, h)
 		// Immutable media goes into the cache at once, so later viewers find

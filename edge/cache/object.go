@@ -60,6 +60,20 @@ func (o *Object) SetHeader(status int, h http.Header) {
 	o.notifyLocked()
 }
 
+// Reserve sizes the body buffer for n bytes (the upstream's Content-Length),
+// so a growing body is not reallocated (and, while readers hold the old
+// buffer, kept twice) on its way in.
+func (o *Object) Reserve(n int64) {
+	if n <= 0 || n > 1<<30 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if cap(o.body) < int(n) {
+		o.body = append(make([]byte, 0, n), o.body...)
+	}
+}
+
 // Append adds body bytes as they arrive from the upstream.
 func (o *Object) Append(b []byte) {
 	if len(b) == 0 {
