@@ -39,7 +39,8 @@ func TestPackagedLadder(t *testing.T) {
 	ocfg.DataDir = t.TempDir() // the session counters that make a re-publish a discontinuity
 	o := origin.New(ocfg)
 	ladder := transcode.DefaultLadder()
-	tc := transcode.New(transcode.Config{Ladder: ladder, Logger: log, MinSpeed: -1, SegmentTarget: ocfg.Packaging.SegmentTarget}, o)
+	tc := transcode.New(transcode.Config{Ladder: ladder, Logger: log, MinSpeed: -1, RestartBackoff: 200 * time.Millisecond,
+		SegmentTarget: ocfg.Packaging.SegmentTarget}, o)
 	hub := ingest.NewHub(ingest.HubConfig{Handler: tc, Logger: log})
 	srv, err := rtmp.New(rtmp.Config{Addr: "127.0.0.1:0", Logger: log}, hub)
 	if err != nil {
@@ -212,7 +213,7 @@ func TestPackagedLadder(t *testing.T) {
 	}
 	for _, name := range video {
 		var m *playlist.Media
-		testenv.Eventually(t, 40*time.Second, name+": a discontinuity and a segment after it", func() bool {
+		testenv.Eventually(t, 60*time.Second, name+": a discontinuity and a segment after it", func() bool {
 			m = waitSegments(t, base+"/"+name+"/index.m3u8", 1, 10*time.Second)
 			for i, seg := range m.Segments {
 				if seg.Discontinuity && i > 0 && i < len(m.Segments)-1 {
