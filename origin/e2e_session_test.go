@@ -59,8 +59,10 @@ func TestPublisherReconnect(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	testenv.NeedBrowser(t)
 	t.Parallel()
-	n := startOrigin(t, "")
-	src := testenv.Source{Duration: 60 * time.Second, Realtime: true}
+	// A long window keeps the objects seen before the drop listed however
+	// slowly a loaded machine plays the 12 s across it.
+	n := startOrigin(t, "", "--window", "40")
+	src := testenv.Source{Duration: 120 * time.Second, Realtime: true}
 	first := testenv.PublishSource(t, src, "flv", n.rtmpURL("re"))
 	base := n.HTTP + "/live/re"
 	waitSegments(t, base+"/video/index.m3u8", 2, 20*time.Second)
