@@ -85,6 +85,7 @@ mkdir -p "$WORK/bin" "$WORK/wrk"
 (cd "$ROOT" && go build -o "$WORK/bin/livecdn" ./cmd/livecdn &&
 	go build -o "$WORK/bin/upstream" ./deploy/compare/upstream &&
 	go build -o "$WORK/bin/flash" ./deploy/compare/flash)
+LIVECDN_REV=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?') # what was built, not HEAD at the end
 
 # --- ports: one upstream listener per cache -----------------------------------
 P_LIVECDN=$((BASE_PORT + 1)) P_NGINX=$((BASE_PORT + 2)) P_VARNISH=$((BASE_PORT + 3)) P_NOLOCK=$((BASE_PORT + 4))
@@ -352,7 +353,7 @@ report() {
 	echo
 	echo "- date: $START_DATE; $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(uname -sr)"
 	echo "- load average at start: $START_LOAD; at end: $END_LOAD; 1-min load sampled before each wrk run: min $(sort -g "$LOADS" | head -1), median $(median <"$LOADS"), max $(sort -g "$LOADS" | tail -1)"
-	echo "- $(nginx -v 2>&1); $(varnishd -V 2>&1 | head -1); $(wrk -v 2>&1 | head -1 | sed 's/ Copyright.*//'); $(go version); livecdn $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+	echo "- $(nginx -v 2>&1); $(varnishd -V 2>&1 | head -1); $(wrk -v 2>&1 | head -1 | sed 's/ Copyright.*//'); $(go version); livecdn $LIVECDN_REV (built at the start)"
 	echo "- nginx tcp_nopush $NGINX_NOPUSH; cache size ${CACHE_SIZE_MIB} MiB each; wrk, the caches and the upstream share the 2 cores"
 }
 report >"$WORK/report.md"
