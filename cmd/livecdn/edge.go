@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,6 +69,10 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 	log, err := f.log.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// The cache is the heap: ask the GC to keep the process near its budget.
+		debug.SetMemoryLimit(int64(f.cacheSize) + 64<<20)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
