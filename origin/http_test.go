@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/origin/live"
 )
 
 // A 320x180 High-profile SPS/PPS as x264 writes them.
@@ -269,5 +270,25 @@ func TestChunkedSegmentInProgress(t *testing.T) {
 	_, whole := do(t, "GET", fmt.Sprintf("%s/live/c/video/seg%d.m4s", srv.URL, msn))
 	if string(first)+string(rest) != whole {
 		t.Errorf("chunked body (%d bytes) differs from the complete segment (%d bytes)", len(first)+len(rest), len(whole))
+	}
+}
+
+// Without a data directory numbers still never repeat within the process:
+// a second publish session continues them (the demo relies on it).
+func TestNoDataDirStillNeverReusesNumbers(t *testing.T) {
+	o, _ := newTestOrigin(t)
+	feed(t, o, "m", 5).Close()
+	last, _, _ := o.streams.Get("m").Rendition("video").Last()
+	feed(t, o, "m", 5).Close()
+	snap := o.streams.Get("m").Rendition("video").Snapshot()
+	var second *live.Segment
+	for i := range snap.Segments {
+		if snap.Segments[i].Session == 2 {
+			second = &snap.Segments[i]
+			break
+		}
+	}
+	if second == nil || second.MSN <= last || !second.Discontinuity {
+		t.Fatalf("second session starts at %+v after MSN %d", second, last)
 	}
 }

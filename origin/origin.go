@@ -51,7 +51,7 @@ type Origin struct {
 	cfg     Config
 	log     *slog.Logger
 	streams *live.Registry
-	state   live.StateStore
+	state   *live.StateStore
 	metrics *metrics
 	ready   atomic.Bool
 	stop    context.CancelFunc
@@ -80,7 +80,7 @@ func New(cfg Config) *Origin {
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &Origin{
 		cfg: cfg, log: log, streams: &live.Registry{Window: cfg.Window},
-		state: live.StateStore{Dir: cfg.DataDir}, metrics: newMetrics(cfg.Registerer),
+		state: &live.StateStore{Dir: cfg.DataDir}, metrics: newMetrics(cfg.Registerer),
 		stop: cancel, done: make(chan struct{}),
 	}
 	o.ready.Store(true)

@@ -184,17 +184,26 @@ func (s *session) forward(u *ingest.Unit) error {
 // releaseAudio writes held source audio the leading rung has caught up
 // with. Without a passthrough rung the leader trails the publisher by
 // ffmpeg's latency; holding audio back keeps it from running ahead of the
-// leader's segment boundaries.
+// leader's segment boundaries. Audio held longer than maxHeld goes anyway
+// (the leader stalls while ffmpeg restarts), or, before the leader's first
+// frame, is dropped: the packager would drop it too.
 func (s *session) releaseAudio(all bool) error {
 	rate := int64(s.src.Tracks[s.audio].ClockRate)
+	newest := int64(0)
+	if len(s.held) > 0 {
+		newest = s.held[len(s.held)-1].PTS
+	}
 	n := 0
 	for _, u := range s.held {
-		newest := s.held[len(s.held)-1].PTS
 		behind := s.leaderSeen && rescale(u.PTS, rate, 90000) <= s.leaderDTS
-		if !all && !behind && rescale(newest-u.PTS, rate, 90000) < maxHeld {
+		old := rescale(newest-u.PTS, rate, 90000) >= maxHeld
+		if !all && !behind && !old {
 			break
 		}
 		n++
+		if !all && !behind && !s.leaderSeen {
+			continue
+		}
 		v := *u
 		v.Track = s.outAudio
 		if err := s.out.WriteUnit(&v); err != nil {

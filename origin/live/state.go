@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -20,21 +21,28 @@ type State struct {
 	Created  time.Time `json:"created"`
 }
 
-// StateStore persists State per stream under a directory; an empty Dir keeps
-// nothing (numbers then restart with the process, which is only for tests and demos).
+// StateStore persists State per stream under a directory. With an empty Dir
+// it keeps the state in memory: numbers still never repeat within the
+// process (a reconnect continues them), but restart with it, which is only
+// for tests and demos.
 type StateStore struct {
 	Dir string
+
+	mu  sync.Mutex
+	mem map[string]State
 }
 
-func (st StateStore) path(name string) string {
+func (st *StateStore) path(name string) string {
 	return filepath.Join(st.Dir, name, "live-state.json")
 }
 
 // Load returns the saved state of a stream, or a zero State.
-func (st StateStore) Load(name string) (State, error) {
+func (st *StateStore) Load(name string) (State, error) {
 	var s State
 	if st.Dir == "" {
-		return s, nil
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.mem[name], nil
 	}
 	b, err := os.ReadFile(st.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -53,8 +61,14 @@ func (st StateStore) Load(name string) (State, error) {
 // either the old or the new state, never a torn file. It does not fsync: a
 // process crash cannot lose a completed rename, and the counters are saved
 // before the numbers they reserve are used.
-func (st StateStore) Save(name string, s State) error {
+func (st *StateStore) Save(name string, s State) error {
 	if st.Dir == "" {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.mem == nil {
+			st.mem = map[string]State{}
+		}
+		st.mem[name] = s
 		return nil
 	}
 	p := st.path(name)
