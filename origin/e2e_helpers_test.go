@@ -1,15 +1,12 @@
 package origin_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
@@ -59,23 +56,8 @@ func (n *node) srtURL(stream string) string {
 	return "srt://" + n.srt + "?streamid=publish:live/" + stream + "&pkt_size=1316"
 }
 
-// get fetches a URL below the node and returns status and body.
-func get(t testing.TB, url string) (int, []byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: read: %v", url, err)
-	}
-	return resp.StatusCode, b
-}
+// get is testenv.Get.
+var get = testenv.Get
 
 func mustGet(t testing.TB, url string) []byte {
 	t.Helper()
@@ -96,24 +78,8 @@ func media(t testing.TB, url string) *playlist.Media {
 	return &m
 }
 
-// waitSegments waits until the media playlist lists at least n complete segments.
-func waitSegments(t testing.TB, url string, n int, timeout time.Duration) *playlist.Media {
-	t.Helper()
-	var m *playlist.Media
-	testenv.Eventually(t, timeout, fmt.Sprintf("%d segments in %s", n, url), func() bool {
-		code, b := get(t, url)
-		if code != http.StatusOK {
-			return false
-		}
-		var pl playlist.Media
-		if err := pl.Unmarshal(b); err != nil {
-			t.Fatalf("parse %s: %v\n%s", url, err, b)
-		}
-		m = &pl
-		return len(pl.Segments) >= n
-	})
-	return m
-}
+// waitSegments is testenv.WaitSegments.
+var waitSegments = testenv.WaitSegments
 
 // download concatenates a rendition's init section and every listed segment
 // into one file, as a player's buffer would hold them.

@@ -1,10 +1,8 @@
 package transcode_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -269,40 +267,11 @@ func commonMSNs(ms map[string]*playlist.Media) []int {
 	return out
 }
 
-func waitSegments(t *testing.T, url string, n int, timeout time.Duration) *playlist.Media {
-	t.Helper()
-	var m *playlist.Media
-	testenv.Eventually(t, timeout, fmt.Sprintf("%d segments in %s", n, url), func() bool {
-		code, b := get(t, url)
-		if code != http.StatusOK {
-			return false
-		}
-		var pl playlist.Media
-		if err := pl.Unmarshal(b); err != nil {
-			t.Fatalf("parse %s: %v\n%s", url, err, b)
-		}
-		m = &pl
-		return len(pl.Segments) >= n
-	})
-	return m
-}
+// waitSegments is testenv.WaitSegments.
+var waitSegments = testenv.WaitSegments
 
-func get(t *testing.T, url string) (int, []byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.StatusCode, b
-}
+// get is testenv.Get.
+var get = testenv.Get
 
 func mustGet(t *testing.T, url string) []byte {
 	t.Helper()
