@@ -92,7 +92,12 @@ func TestPrefetch(t *testing.T) {
 	up := newFakeOrigin(t)
 	_, base, _ := startEdge(t, nil, up.URL)
 	fetch(t, base+"/live/s/v/index.m3u8") // names seg0..seg2; the newest 3 objects are fetched
-	testenv.Eventually(t, 5*time.Second, "prefetch of seg2", func() bool { return up.count("/live/s/v/seg2.m4s") == 1 })
+	// The upstream sees the request before the body lands; wait for all
+	// three prefetches to finish, not merely to start.
+	testenv.Eventually(t, 5*time.Second, "prefetch of seg0..seg2", func() bool {
+		_, m := fetch(t, base+"/metrics")
+		return up.count("/live/s/v/seg2.m4s") == 1 && bytes.Contains(m, []byte("livecdn_edge_prefetched_total 3\n"))
+	})
 	resp, _ := fetch(t, base+"/live/s/v/seg2.m4s")
 	if resp.Header.Get("X-Cache") != "HIT" {
 		t.Errorf("prefetched segment answered %s", resp.Header.Get("X-Cache"))
