@@ -26,6 +26,9 @@ var commands = []command{
 	{"edge", "cache node: serve viewers from an origin, one fetch per object", runEdge},
 	{"demo", "origin with a built-in live source, printing a URL to watch", runDemo},
 	{"sign", "print a signed viewer URL for an edge with --sign-key", runSign},
+	{"status", "print a cluster's members, roles, key shares, hit ratios and viewers", runStatus},
+	{"drain", "drain one node: stop owning keys, finish responses, leave, exit", runDrain},
+	{"probe", "exit 0 if a URL answers 2xx (container health checks)", runProbe},
 }
 
 // usageError is a bad flag or value: exit status 2 with one line.
