@@ -55,7 +55,7 @@ func decodeStrict(t *testing.T, stream []byte) *manifests {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, nil
+	return m
 }
 
 // decodeManifests is decodeStrict returning its error.
@@ -357,7 +357,6 @@ func selects(selector, labels map[string]string) bool {
 	}
 	return true
 }
-
 
 // decodeStrict fails on a field the API type lacks, so the chart tests can fail.
 func TestDecodeStrictRejectsUnknownFields(t *testing.T) {
