@@ -32,10 +32,24 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
 	apt_pkgs+=(npm)
 fi
+# deploy/validate: systemd-analyze verifies the units, promtool the alert rules.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	apt_pkgs+=(systemd)
+fi
+if ! command -v promtool >/dev/null 2>&1; then
+	apt_pkgs+=(prometheus)
+fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
 	echo "test.sh: installing ${apt_pkgs[*]}"
 	"${SUDO[@]}" apt-get update -qq
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_pkgs[@]}" </dev/null
+fi
+
+# deploy/validate renders the Helm chart with helm, built from the Go module proxy.
+helm_version=v3.17.3
+if ! command -v helm >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/helm" ]; then
+	echo "test.sh: go install helm $helm_version"
+	go install "helm.sh/helm/v3/cmd/helm@$helm_version"
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
