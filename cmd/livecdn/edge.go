@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +28,7 @@ type edgeFlags struct {
 	cacheSize                                            config.Size
 	staleIfError, notFoundTTL, drain                     time.Duration
 	prefetch                                             int
+	cluster                                              clusterFlags
 	log                                                  logFlags
 }
 
@@ -45,7 +48,8 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	fs.IntVar(&f.prefetch, "prefetch", d.Prefetch.Concurrency, "concurrent prefetches of what playlists announce (0: off)")
 	fs.StringVar(&f.nodeName, "node-name", host, "this node's name (Via header, logs)")
-	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM, how long in-flight responses may finish")
+	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM or POST /admin/drain, how long in-flight responses may finish")
+	f.cluster.register(fs)
 	f.log.register(fs)
 }
 
@@ -65,6 +69,9 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{fmt.Errorf("durations and --prefetch must not be negative")}
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
+	}
+	if err := f.cluster.check(); err != nil {
+		return usageError{err}
 	}
 	log, err := f.log.logger(stderr)
 	if err != nil {
@@ -90,26 +97,50 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Policy.StaleIfError, cfg.Policy.NotFound = f.staleIfError, f.notFoundTTL
 	cfg.KeepQuery = f.keepQuery
 	cfg.Prefetch.Concurrency = f.prefetch
-	cfg.Upstream, cfg.Ready = origins, origins.Healthy
+	cfg.Ready = origins.Healthy
+	cfg.AdminToken = f.cluster.adminToken
 	cfg.Logger, cfg.Registerer, cfg.Gatherer = log, reg, reg
 	if f.signKey != "" {
 		if cfg.Signer, err = token.NewSigner([]byte(f.signKey)); err != nil {
 			return usageError{err}
 		}
 	}
+	// The HTTP listener comes first: the cluster announces its address.
+	ln, err := net.Listen("tcp", f.http)
+	if err != nil {
+		return err
+	}
+	cfg.Listener = ln
+	fleet, err := f.cluster.start(f.nodeName, ln.Addr(), f.tlsCert != "", origins, cfg.Signer, log, reg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer fleet.close()
+	fleet.wire(&cfg)
+	drained := make(chan struct{})
+	var drainOnce sync.Once
+	cfg.OnDrain = func() { drainOnce.Do(func() { close(drained) }) }
 	srv, err := edge.New(cfg)
 	if err != nil {
 		return err
 	}
 	log.Info("edge listening", "http", srv.Addr().String(), "origins", f.origins.String(), "cache", f.cacheSize.String(),
-		"node", f.nodeName, "signed", cfg.Signer != nil, "tls", f.tlsCert != "")
-	<-ctx.Done()
+		"node", f.nodeName, "role", f.cluster.role, "cluster", fleet.members != nil, "signed", cfg.Signer != nil, "tls", f.tlsCert != "")
+	select {
+	case <-ctx.Done():
+	case <-drained:
+	}
 	log.Info("shutting down: draining")
-	srv.Drain()
+	start := time.Now()
+	fleet.drain() // peers stop sending requests here within a gossip round
+	srv.Drain()   // load balancers stop sending viewers
 	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
 	defer cancel()
+	fleet.settle(sctx)
 	err = srv.Shutdown(sctx)
-	log.Info("stopped")
+	fleet.leave()
+	log.Info("stopped", "drained_in", time.Since(start).Round(time.Millisecond).String())
 	if err != nil && sctx.Err() != nil {
 		slog.Warn("drain timed out", "err", err)
 		return nil
