@@ -127,4 +127,3 @@ func get(t *testing.T, url string) (time.Duration, http.Header) {
 	}
 	return time.Since(start), resp.Header
 }
-
