@@ -1,11 +1,10 @@
 package edge
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -78,30 +77,20 @@ func (s *Server) admit(kind rules.Kind, key string) bool {
 	return false
 }
 
-// hops reads the hop count and Via chain of a request and refuses loops:
-// more than route.MaxHops hops, or this node already in the Via chain.
-// It returns the Via header to send upstream.
+// hops reads the hop count and Via chain of a request and refuses loops
+// (route.CheckHops). It returns the Via header to send upstream.
 func (s *Server) hops(ctx *fasthttp.RequestCtx) (hop int, via string, ok bool) {
-	if v := ctx.Request.Header.Peek(route.HopHeader); len(v) > 0 {
-		n, err := strconv.Atoi(string(v))
-		switch {
-		case err != nil || n < 0:
-			s.fail(ctx, http.StatusBadRequest, "bad "+route.HopHeader+" header")
-			return 0, "", false
-		case n > route.MaxHops:
-			s.fail(ctx, http.StatusLoopDetected, "loop detected: "+strconv.Itoa(n)+" hops")
-			return 0, "", false
-		}
-		hop = n
+	in := ctx.Request.Header.Peek("Via")
+	hop, err := route.CheckHops(ctx.Request.Header.Peek(route.HopHeader), in, s.cfg.NodeName)
+	switch {
+	case errors.Is(err, route.ErrLoop):
+		s.fail(ctx, http.StatusLoopDetected, err.Error())
+		return 0, "", false
+	case err != nil:
+		s.fail(ctx, http.StatusBadRequest, err.Error())
+		return 0, "", false
 	}
 	self := "1.1 " + s.cfg.NodeName
-	in := ctx.Request.Header.Peek("Via")
-	for part := range bytes.SplitSeq(in, []byte(",")) {
-		if string(bytes.TrimSpace(part)) == self {
-			s.fail(ctx, http.StatusLoopDetected, "loop detected: the request already passed "+s.cfg.NodeName)
-			return 0, "", false
-		}
-	}
 	if len(in) > 0 {
 		return hop, string(in) + ", " + self, true
 	}

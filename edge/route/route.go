@@ -5,6 +5,7 @@
 package route
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -288,3 +289,50 @@ func (r *Router) markDown(base string) {
 
 // Close releases idle connections.
 func (r *Router) Close() { r.rt.CloseIdleConnections() }
+
+// Errors of CheckHops.
+var (
+	// ErrBadHop is a hop header that is not a small non-negative number.
+	ErrBadHop = errors.New("bad " + HopHeader + " header")
+	// ErrLoop is a request that went too far or passed this node before.
+	ErrLoop = errors.New("loop detected")
+)
+
+// CheckHops validates the hop header and Via chain of an incoming request
+// for node self. It returns the hop count, or ErrBadHop, or ErrLoop when
+// the count is over MaxHops or self already appears in Via (a loop through
+// misconfigured origins, which carry no hop header).
+func CheckHops(hop, via []byte, self string) (int, error) {
+	n := 0
+	if len(hop) > 0 {
+		if len(hop) > 3 {
+			return 0, ErrBadHop
+		}
+		for _, c := range hop {
+			if c < '0' || c > '9' {
+				return 0, ErrBadHop
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > MaxHops {
+			return 0, fmt.Errorf("%w: %d hops", ErrLoop, n)
+		}
+	}
+	for len(via) > 0 {
+		var part []byte
+		if i := bytes.IndexByte(via, ','); i >= 0 {
+			part, via = via[:i], via[i+1:]
+		} else {
+			part, via = via, nil
+		}
+		part = bytes.TrimSpace(part)
+		// "1.1 name" or "HTTP/1.1 name", optionally followed by a comment.
+		if _, rest, ok := bytes.Cut(part, []byte(" ")); ok {
+			name, _, _ := bytes.Cut(bytes.TrimSpace(rest), []byte(" "))
+			if string(name) == self {
+				return 0, fmt.Errorf("%w: the request already passed %s", ErrLoop, self)
+			}
+		}
+	}
+	return n, nil
+}
