@@ -28,6 +28,7 @@ type clusterFlags struct {
 	advertise, adminToken               string
 	weight                              float64
 	keys                                [][]byte
+	alone                               bool // cluster on without --join: the demo's first edge
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
@@ -80,10 +81,10 @@ type fleetParts struct {
 func (f *clusterFlags) start(name string, httpAddr net.Addr, tls bool, origins upstream.Upstream, signer *token.Signer,
 	log *slog.Logger, reg prometheus.Registerer) (*fleetParts, error) {
 	p := &fleetParts{origins: origins}
-	if len(f.join) == 0 && len(f.shields) == 0 {
+	if len(f.join) == 0 && len(f.shields) == 0 && !f.alone {
 		return p, nil
 	}
-	if len(f.join) > 0 {
+	if len(f.join) > 0 || f.alone {
 		ccfg := cluster.DefaultConfig()
 		ccfg.NodeName, ccfg.Bind, ccfg.Advertise, ccfg.Join, ccfg.Keys = name, f.gossip, f.gossipAdvertise, f.join, f.keys
 		ccfg.Meta = cluster.Meta{HTTP: f.advertiseURL(httpAddr, tls), Role: f.role, Zone: f.zone, Weight: f.weight,

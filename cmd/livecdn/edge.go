@@ -60,6 +60,31 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	log, err := f.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// The cache is the heap: ask the GC to keep the process near its budget.
+		debug.SetMemoryLimit(int64(f.cacheSize) + 64<<20)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n, err := startEdge(&f, log, reg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-n.drained:
+	}
+	return n.shutdown(f.drain)
+}
+
+func (f *edgeFlags) validate() error {
 	switch {
 	case len(f.origins) == 0:
 		return usageError{fmt.Errorf("--origin is required")}
@@ -73,24 +98,28 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := f.cluster.check(); err != nil {
 		return usageError{err}
 	}
-	log, err := f.log.logger(stderr)
-	if err != nil {
-		return err
-	}
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		// The cache is the heap: ask the GC to keep the process near its budget.
-		debug.SetMemoryLimit(int64(f.cacheSize) + 64<<20)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return nil
+}
+
+// edgeNode is a running edge with its upstreams and fleet parts.
+type edgeNode struct {
+	srv     *edge.Server
+	origins *upstream.Origins
+	fleet   *fleetParts
+	log     *slog.Logger
+	drained chan struct{} // closed by POST /admin/drain
+}
+
+// startEdge wires and starts one edge (livecdn edge runs one, the demo
+// several in one process, each with its own registry).
+func startEdge(f *edgeFlags, log *slog.Logger, reg *prometheus.Registry) (*edgeNode, error) {
 	ocfg := upstream.DefaultOriginsConfig()
 	ocfg.URLs, ocfg.Logger, ocfg.Registerer = f.origins, log, reg
 	origins, err := upstream.NewOrigins(ocfg)
 	if err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
-	defer origins.Close()
-
+	n := &edgeNode{origins: origins, log: log, drained: make(chan struct{})}
 	cfg := edge.DefaultConfig()
 	cfg.Addr, cfg.TLSCert, cfg.TLSKey, cfg.NodeName = f.http, f.tlsCert, f.tlsKey, f.nodeName
 	cfg.CacheSize = int64(f.cacheSize)
@@ -102,47 +131,54 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logger, cfg.Registerer, cfg.Gatherer = log, reg, reg
 	if f.signKey != "" {
 		if cfg.Signer, err = token.NewSigner([]byte(f.signKey)); err != nil {
-			return usageError{err}
+			origins.Close()
+			return nil, usageError{err}
 		}
 	}
 	// The HTTP listener comes first: the cluster announces its address.
 	ln, err := net.Listen("tcp", f.http)
 	if err != nil {
-		return err
+		origins.Close()
+		return nil, err
 	}
 	cfg.Listener = ln
-	fleet, err := f.cluster.start(f.nodeName, ln.Addr(), f.tlsCert != "", origins, cfg.Signer, log, reg)
+	n.fleet, err = f.cluster.start(f.nodeName, ln.Addr(), f.tlsCert != "", origins, cfg.Signer, log, reg)
 	if err != nil {
 		ln.Close()
-		return err
+		origins.Close()
+		return nil, err
 	}
-	defer fleet.close()
-	fleet.wire(&cfg)
-	drained := make(chan struct{})
-	var drainOnce sync.Once
-	cfg.OnDrain = func() { drainOnce.Do(func() { close(drained) }) }
-	srv, err := edge.New(cfg)
-	if err != nil {
-		return err
+	n.fleet.wire(&cfg)
+	var once sync.Once
+	cfg.OnDrain = func() { once.Do(func() { close(n.drained) }) }
+	if n.srv, err = edge.New(cfg); err != nil {
+		n.fleet.close()
+		origins.Close()
+		return nil, err
 	}
-	log.Info("edge listening", "http", srv.Addr().String(), "origins", f.origins.String(), "cache", f.cacheSize.String(),
-		"node", f.nodeName, "role", f.cluster.role, "cluster", fleet.members != nil, "signed", cfg.Signer != nil, "tls", f.tlsCert != "")
-	select {
-	case <-ctx.Done():
-	case <-drained:
-	}
-	log.Info("shutting down: draining")
+	log.Info("edge listening", "http", n.srv.Addr().String(), "origins", f.origins.String(), "cache", f.cacheSize.String(),
+		"node", f.nodeName, "role", f.cluster.role, "cluster", n.fleet.members != nil, "signed", cfg.Signer != nil, "tls", f.tlsCert != "")
+	return n, nil
+}
+
+// shutdown drains: off the rings first (peers stop sending requests within
+// a gossip round), readiness down (load balancers stop sending viewers),
+// in-flight responses finish within drain, then a goodbye to the cluster.
+func (n *edgeNode) shutdown(drain time.Duration) error {
+	n.log.Info("shutting down: draining")
 	start := time.Now()
-	fleet.drain() // peers stop sending requests here within a gossip round
-	srv.Drain()   // load balancers stop sending viewers
-	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
+	defer n.origins.Close()
+	defer n.fleet.close()
+	n.fleet.drain()
+	n.srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	fleet.settle(sctx)
-	err = srv.Shutdown(sctx)
-	fleet.leave()
-	log.Info("stopped", "drained_in", time.Since(start).Round(time.Millisecond).String())
+	n.fleet.settle(sctx)
+	err := n.srv.Shutdown(sctx)
+	n.fleet.leave()
+	n.log.Info("stopped", "drained_in", time.Since(start).Round(time.Millisecond).String())
 	if err != nil && sctx.Err() != nil {
-		slog.Warn("drain timed out", "err", err)
+		n.log.Warn("drain timed out", "err", err)
 		return nil
 	}
 	return err
