@@ -209,3 +209,13 @@ func TestMetaValidate(t *testing.T) {
 		t.Error("bad JSON accepted")
 	}
 }
+
+// --join takes a DNS name: every address it resolves to is tried (a
+// Kubernetes headless Service resolves to every pod). "localhost" is the
+// name that resolves here without a DNS server.
+func TestJoinByName(t *testing.T) {
+	a := start(t, "a", RoleEdge, nil)
+	_, port, _ := strings.Cut(a.Self().Gossip, ":")
+	b := start(t, "b", RoleEdge, []string{"localhost:" + port})
+	testenv.Eventually(t, 5*time.Second, "b joined a by name", func() bool { return len(a.Members()) == 2 && len(b.Members()) == 2 })
+}
