@@ -19,12 +19,13 @@ func runDrain(ctx context.Context, args []string, stderr io.Writer) error {
 
 // runDrainTo is runDrain with its output as an argument, for tests.
 func runDrainTo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var configFile, node string
+	var configFile, node, token string
 	var wait time.Duration
 	register := func(fs *flag.FlagSet) {
 		fs.StringVar(&configFile, "config", "", "YAML file of flag values (keys are flag names)")
 		fs.StringVar(&node, "node", "", "HTTP URL of the node to drain, e.g. http://edge-2:8081 (or the one argument)")
 		fs.DurationVar(&wait, "wait", 0, "wait up to this long for the node to finish and exit (0: return once it accepted)")
+		fs.StringVar(&token, "admin-token", "", "the node's --admin-token (without one, nodes take drains from loopback only)")
 	}
 	fs := flag.NewFlagSet("livecdn drain [node URL]", flag.ContinueOnError)
 	register(fs)
@@ -44,7 +45,7 @@ func runDrainTo(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case wait < 0:
 		return usageError{fmt.Errorf("--wait %v: want 0 or more", wait)}
 	}
-	c := &opscli.Client{}
+	c := &opscli.Client{AdminToken: token}
 	if err := c.Drain(ctx, node); err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ type Client struct {
 	HTTP *http.Client
 	// Timeout bounds each request when HTTP is nil (default 5s).
 	Timeout time.Duration
+	// AdminToken is sent as a bearer token to admin endpoints (the nodes'
+	// --admin-token; without one a node takes admin requests from loopback only).
+	AdminToken string
 }
 
 func (c *Client) client() *http.Client {
@@ -128,6 +131,9 @@ func (c *Client) Drain(ctx context.Context, base string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return err
+	}
+	if c.AdminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.AdminToken)
 	}
 	resp, err := c.client().Do(req)
 	if err != nil {
