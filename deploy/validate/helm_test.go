@@ -173,7 +173,7 @@ func TestHelmRenderings(t *testing.T) {
 			"--set", "edge.autoscaling.enabled=false", "--set", "edge.replicas=5",
 			"--set", "edge.service.type=NodePort", "--set", "edge.service.nodePort=30081",
 			"--set", "serviceMonitor.enabled=true", "--set", "origin.keysSecret=publish-keys",
-			"--set", "edge.signKeySecret=viewer-sign", "--set", "edge.zone=eu-west-1a",
+			"--set", "edge.signKeySecret=viewer-sign", "--set", "edge.zone=eu-west-1a", "--set", "adminTokenSecret=admin",
 			"--set", "gossip.key=bGl2ZWNkbi1jb21wb3NlLWRldi1rZXktMzJieXRlcyE=",
 		}, chartValues{shields: true, serviceMonitor: true, generatedSecret: true, edgeServiceType: corev1.ServiceTypeNodePort}},
 		{"no shield tier", []string{"--set", "shield.enabled=false", "--set", "gossip.existingSecret=k"},
@@ -197,6 +197,7 @@ func checkChart(t *testing.T, m *manifests, want chartValues) {
 	}
 	oc := origin.Spec.Template.Spec.Containers[0]
 	checkArgs(t, "origin StatefulSet", "origin", oc.Args)
+	checkEnv(t, "origin StatefulSet", "origin", oc.Env)
 	checkProbes(t, "origin", oc, "http")
 	if m.services[origin.Spec.ServiceName] == nil {
 		t.Errorf("origin: governing Service %q missing", origin.Spec.ServiceName)
@@ -228,6 +229,7 @@ func checkChart(t *testing.T, m *manifests, want chartValues) {
 	for _, p := range pods {
 		c := p.spec.Spec.Containers[0]
 		checkArgs(t, p.name, "edge", c.Args)
+		checkEnv(t, p.name, "edge", c.Env)
 		checkProbes(t, p.name, c, "http")
 		joins := argValues(c.Args, "join")
 		if len(joins) != 1 || !strings.HasPrefix(joins[0], "livecdn-gossip.livecdn.svc.cluster.local:") {
@@ -293,6 +295,16 @@ func checkChart(t *testing.T, m *manifests, want chartValues) {
 		}
 		if scraped != 2 { // the origin's Service and the gossip Service (every edge and shield once)
 			t.Errorf("ServiceMonitor selects %d Services, want 2", scraped)
+		}
+	}
+}
+
+// checkEnv checks that every LIVECDN_ variable names a flag of livecdn sub.
+func checkEnv(t *testing.T, where, sub string, env []corev1.EnvVar) {
+	t.Helper()
+	for _, e := range env {
+		if name, ok := strings.CutPrefix(e.Name, "LIVECDN_"); ok {
+			checkArgs(t, where+" env", sub, []string{"--" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))})
 		}
 	}
 }

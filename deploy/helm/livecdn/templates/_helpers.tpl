@@ -61,6 +61,13 @@ http://{{ include "livecdn.fullname" . }}-origin:8080
   value: {{ .Values.logFormat | quote }}
 - name: LIVECDN_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+{{- if .Values.adminTokenSecret }}
+- name: LIVECDN_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.adminTokenSecret }}
+      key: admin-token
+{{- end }}
 {{- end -}}
 
 {{- define "livecdn.podSecurity" -}}
