@@ -145,10 +145,10 @@ func TestPackagedLadder(t *testing.T) {
 	// hls.js: start on the top rendition, force hls.currentLevel down and up
 	// twice. Standard (not low-latency) mode, because hls.js 1.7.4's LL mode
 	// stalls on this intermittently (bufferStalledError in 3 of 5 runs here)
-	// for reasons in the player,
-	// seen in its debug log (LevelSwitchOptions.HLSConfig {"debug": true}):
-	// the renditions' parts carry the same MSN, index and PTS, INDEPENDENT=YES
-	// on each keyframe part and on every audio part, with rendition reports.
+	// for reasons in the player, seen in its debug log
+	// (LevelSwitchOptions.HLSConfig {"debug": true}); the renditions' parts
+	// carry the same MSN, index and PTS, INDEPENDENT=YES on each keyframe
+	// part and on every audio part, and rendition reports are present.
 	//  1. An immediate switch flushes the video buffer; LL hls.js refills it
 	//     from the segment's independent first part, one request per part,
 	//     while only ~1.3 s of latency separates the playhead from the live
