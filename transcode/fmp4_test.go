@@ -1,8 +1,18 @@
 package transcode
 
 import (
+	"bytes"
 	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/bits"
+	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/livecdn/livecdn/internal/testenv"
 )
 
 // fullBox builds a box with a version/flags header.
@@ -106,5 +116,72 @@ func FuzzParseFragment(f *testing.F) {
 				t.Fatalf("sample of %d bytes (cap %d) from a %d-byte payload", len(s.Data), cap(s.Data), len(payload))
 			}
 		}
+	})
+}
+
+// BenchmarkFragment compares parseFragment with mp4ff's general decoder
+// (what the output reader used before) on ffmpeg's own fragments.
+func BenchmarkFragment(b *testing.B) {
+	testenv.NeedFFmpeg(b)
+	file := filepath.Join(b.TempDir(), "rung.mp4")
+	args := append([]string{"-y"}, testenv.Source{Duration: 4 * time.Second, AudioCodec: "none"}.Args("mp4", file)...)
+	args = append(args[:len(args)-3], "-movflags", fragFlags, "-f", "mp4", file)
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		b.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type frag struct {
+		moof, mdat []byte
+		hdr        int
+	}
+	var frags []frag
+	var moof []byte
+	for r := bytes.NewReader(data); r.Len() > 0; {
+		typ, box, hdr, err := readBox(r, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch typ {
+		case "moof":
+			moof = box
+		case "mdat":
+			if moof != nil {
+				frags = append(frags, frag{moof, box, hdr})
+			}
+		}
+	}
+	if len(frags) < 100 {
+		b.Fatalf("%d fragments", len(frags))
+	}
+	b.Run("parser", func(b *testing.B) {
+		var ss []sample
+		for range b.N {
+			for _, f := range frags {
+				if ss, err = parseFragment(f.moof, f.mdat, f.hdr, trackDefaults{}, ss[:0]); err != nil || len(ss) != 1 {
+					b.Fatal(err, len(ss))
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(frags)), "ns/frame")
+	})
+	b.Run("mp4ff", func(b *testing.B) {
+		trex := &mp4.TrexBox{TrackID: 1}
+		for range b.N {
+			for _, f := range frags {
+				box, err := mp4.DecodeBoxSR(0, bits.NewFixedSliceReader(f.moof))
+				if err != nil {
+					b.Fatal(err)
+				}
+				mdat := &mp4.MdatBox{StartPos: uint64(len(f.moof)), Data: f.mdat[f.hdr:]}
+				ss, err := (&mp4.Fragment{Moof: box.(*mp4.MoofBox), Mdat: mdat}).GetFullSamples(trex)
+				if err != nil || len(ss) != 1 {
+					b.Fatal(err, len(ss))
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(frags)), "ns/frame")
 	})
 }
