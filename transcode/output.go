@@ -30,8 +30,9 @@ type output struct {
 	// Set from the init segment before the output counts as ready.
 	codec     ingest.Codec
 	timescale int64
-	clock     int64 // ClockRate of the units: 90 kHz video, the sample rate for audio
-	trex      *mp4.TrexBox
+	clock     int64         // ClockRate of the units: 90 kHz video, the sample rate for audio
+	defaults  trackDefaults // from the trex box
+	samples   []sample      // reused by every fragment
 
 	offset     int64 // added to ffmpeg's timestamps (in clock ticks)
 	haveOffset bool
@@ -51,7 +52,7 @@ func (o *output) read() {
 	defer o.p.readers.Done()
 	defer o.r.Close()
 	br := bufio.NewReaderSize(o.r, 256<<10)
-	var moof []byte
+	var moof, scratch []byte
 	fail := func(err error) {
 		if !o.p.killed.Load() {
 			o.p.cfg.log.Error("ffmpeg output unreadable; restarting it", "pid", o.p.pid, "output", o.idx, "err", err)
@@ -60,12 +61,15 @@ func (o *output) read() {
 		_, _ = io.Copy(io.Discard, br) // until ffmpeg is gone
 	}
 	for {
-		typ, box, hdr, err := readBox(br)
+		typ, box, hdr, err := readBox(br, scratch)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, os.ErrClosed) {
 				fail(err)
 			}
 			return
+		}
+		if typ == "moof" {
+			scratch = box[:0] // reused: a moof is parsed before the next box is read
 		}
 		switch typ {
 		case "moov":
@@ -78,21 +82,23 @@ func (o *output) read() {
 			}
 		case "moof":
 			moof = box
+			continue
 		case "mdat":
-			if moof == nil || o.codec == nil {
-				continue
+			if moof != nil && o.codec != nil {
+				if err := o.fragment(moof, box, hdr); err != nil {
+					fail(fmt.Errorf("fragment: %w", err))
+					return
+				}
 			}
-			if err := o.fragment(moof, box, hdr); err != nil {
-				fail(fmt.Errorf("fragment: %w", err))
-				return
-			}
-			moof = nil
 		}
+		moof = nil
 	}
 }
 
-// readBox reads one top-level box: its type, all its bytes and the header length.
-func readBox(r io.Reader) (typ string, box []byte, hdr int, err error) {
+// readBox reads one top-level box: its type, all its bytes and the header
+// length. A moof is read into buf when it is large enough (the units keep
+// the mdat's bytes, and the codec parameters point into the moov's).
+func readBox(r io.Reader, buf []byte) (typ string, box []byte, hdr int, err error) {
 	var h [16]byte
 	if _, err = io.ReadFull(r, h[:8]); err != nil {
 		return "", nil, 0, err
@@ -108,7 +114,11 @@ func readBox(r io.Reader) (typ string, box []byte, hdr int, err error) {
 	if size < uint64(hdr) || size > maxBox {
 		return "", nil, 0, fmt.Errorf("box %q: bad size %d", typ, size)
 	}
-	box = make([]byte, size)
+	if typ == "moof" && uint64(cap(buf)) >= size {
+		box = buf[:size]
+	} else {
+		box = make([]byte, size)
+	}
 	copy(box, h[:hdr])
 	if _, err = io.ReadFull(r, box[hdr:]); err != nil {
 		return "", nil, 0, err
@@ -133,15 +143,12 @@ func (o *output) parseInit(moovBytes []byte) error {
 	if o.timescale <= 0 {
 		return errors.New("zero timescale")
 	}
-	if moov.Mvex != nil {
+	if moov.Mvex != nil && trak.Tkhd != nil {
 		for _, t := range moov.Mvex.Trexs {
 			if t.TrackID == trak.Tkhd.TrackID {
-				o.trex = t
+				o.defaults = trackDefaults{duration: t.DefaultSampleDuration, size: t.DefaultSampleSize, flags: t.DefaultSampleFlags}
 			}
 		}
-	}
-	if o.trex == nil {
-		o.trex = &mp4.TrexBox{TrackID: trak.Tkhd.TrackID}
 	}
 	stsd := trak.Mdia.Minf.Stbl.Stsd
 	switch {
@@ -175,25 +182,17 @@ func (o *output) parseInit(moovBytes []byte) error {
 }
 
 // fragment turns one moof+mdat into units and delivers them.
-func (o *output) fragment(moofBytes, mdatBytes []byte, hdr int) error {
-	b, err := mp4.DecodeBoxSR(0, bits.NewFixedSliceReader(moofBytes))
-	if err != nil {
-		return err
-	}
-	moof, ok := b.(*mp4.MoofBox)
-	if !ok {
-		return errors.New("not a moof")
-	}
-	mdat := &mp4.MdatBox{StartPos: uint64(len(moofBytes)), Data: mdatBytes[hdr:], LargeSize: hdr == 16}
-	samples, err := (&mp4.Fragment{Moof: moof, Mdat: mdat}).GetFullSamples(o.trex)
+func (o *output) fragment(moof, mdat []byte, hdr int) error {
+	samples, err := parseFragment(moof, mdat, hdr, o.defaults, o.samples[:0])
+	o.samples = samples
 	if err != nil {
 		return err
 	}
 	now := time.Now()
 	for i := range samples {
 		s := &samples[i]
-		rawDTS := rescale(int64(s.DecodeTime), o.timescale, o.clock)
-		rawPTS := rescale(int64(s.DecodeTime)+int64(s.CompositionTimeOffset), o.timescale, o.clock)
+		rawDTS := rescale(int64(s.DTS), o.timescale, o.clock)
+		rawPTS := rescale(int64(s.DTS)+s.CTO, o.timescale, o.clock)
 		if !o.haveOffset {
 			o.offset, o.haveOffset = o.referencePTS()-rawPTS, true
 		}
@@ -201,7 +200,7 @@ func (o *output) fragment(moofBytes, mdatBytes []byte, hdr int) error {
 		if o.video {
 			u.PTS = o.p.snap.snap(rawPTS+o.offset, snapTolerance)
 			u.DTS = u.PTS - (rawPTS - rawDTS)
-			u.Key = !mp4.DecodeSampleFlags(s.Flags).SampleIsNonSync
+			u.Key = s.isSync()
 			var au h264.AVCC
 			if err := au.Unmarshal(s.Data); err != nil {
 				return err
@@ -213,6 +212,7 @@ func (o *output) fragment(moofBytes, mdatBytes []byte, hdr int) error {
 			u.PTS = rawPTS + o.offset
 			u.DTS, u.Key, u.Data = u.PTS, true, [][]byte{s.Data}
 		}
+		s.Data = nil // the unit owns it now
 		o.p.cfg.deliver(o.p, o.idx, u)
 	}
 	return nil

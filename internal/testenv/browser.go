@@ -33,7 +33,8 @@ type PlayOptions struct {
 	// or window.dashPlayer (dash.js) right after creating it.
 	PageURL string
 	// Duration is how much media to play (default 5 s): Play watches until
-	// PlayResult.Played reaches it, or MaxWatch has passed since the start.
+	// PlayResult.Played and Advance both reach it, or MaxWatch has passed
+	// since the start.
 	Duration time.Duration
 	// MaxWatch bounds the watching after the start (default 2*Duration+10 s);
 	// a loaded machine plays slower than real time, a broken stream not at all.

@@ -34,6 +34,9 @@ type LevelSwitchOptions struct {
 	Smooth bool
 	// LowLatency turns on hls.js lowLatencyMode.
 	LowLatency bool
+	// HLSConfig is merged into the hls.js config (e.g. {"debug": true}, whose
+	// log lands in PlayResult.Console).
+	HLSConfig map[string]any
 }
 
 // LevelSwitchEval is the PlayOptions.Eval expression that returns a
@@ -88,6 +91,7 @@ func LevelSwitchPage(t testing.TB, opts LevelSwitchOptions) string {
 	}
 	cfg, _ := json.Marshal(map[string]any{
 		"url": opts.URL, "start": opts.Start, "steps": steps, "smooth": opts.Smooth, "lowLatency": opts.LowLatency,
+		"hlsConfig": opts.HLSConfig,
 	})
 	page := fmt.Sprintf(levelSwitchHTML, version, cfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +112,7 @@ const levelSwitchHTML = `<!doctype html>
 (function (cfg) {
   const v = document.getElementById('v');
   const log = (window.__levels = { requests: [], switched: [], levels: 0, done: false });
-  const hls = new Hls({ lowLatencyMode: cfg.lowLatency });
+  const hls = new Hls(Object.assign({ lowLatencyMode: cfg.lowLatency }, cfg.hlsConfig || {}));
   window.hls = hls; // the harness hooks it for errors and metrics
   const resolve = (l) => {
     const n = hls.levels.length;

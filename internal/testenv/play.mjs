@@ -331,10 +331,13 @@ async function main() {
       s = await snap();
     }
     if (s.startMs !== null) {
-      // Watch until Duration of media has played: on a loaded machine the
-      // playback clock runs late, so wall time alone would under-play.
+      // Watch until Duration of media has played and currentTime has moved
+      // as far: on a loaded machine the playback clock runs late, so wall
+      // time alone would under-play; and dash.js's live start can leave a
+      // played range behind that currentTime never covered, so played
+      // alone can be reached early.
       const stop = Date.now() + maxWatchMs;
-      while (s.played < durationMs / 1000 && Date.now() < stop) {
+      while (Math.min(s.played, s.advance) < durationMs / 1000 && Date.now() < stop) {
         await page.waitForTimeout(Math.min(250, Math.max(1, stop - Date.now())));
         s = await snap();
       }
