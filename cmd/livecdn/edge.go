@@ -149,6 +149,12 @@ func startEdge(f *edgeFlags, log *slog.Logger, reg *prometheus.Registry) (*edgeN
 		return nil, err
 	}
 	n.fleet.wire(&cfg)
+	if n.fleet.members != nil {
+		// In a fleet an edge serves from its cache, its peers and stale
+		// playlists while the origin is away: taking every edge out of
+		// the load balancer then would turn an origin blip into an outage.
+		cfg.Ready = nil
+	}
 	var once sync.Once
 	cfg.OnDrain = func() { once.Do(func() { close(n.drained) }) }
 	if n.srv, err = edge.New(cfg); err != nil {
