@@ -40,10 +40,13 @@ type Cluster struct {
 	members map[string]Member // every live node with valid metadata, self included
 	meta    Meta              // this node's metadata, as gossiped
 
-	metrics *metrics
-	stop    chan struct{}
-	done    chan struct{}
-	left    atomic.Bool
+	metrics   *metrics
+	gossip    string // this node's gossip address, read once: memberlist's node may change under its lock
+	stop      chan struct{}
+	done      chan struct{}
+	left      atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // view is an immutable snapshot: members and the ring of each role.
@@ -53,11 +56,17 @@ type view struct {
 	byName  map[string]Member
 }
 
-// New starts gossiping on cfg.Bind and joins cfg.Join. Not reaching anyone
-// is not an error: the node runs alone and keeps trying (it may be the
-// first of its cluster, or the others may come up later).
+// New starts gossiping on cfg.Bind and joins cfg.Join in the background.
+// Not reaching anyone is not an error: the node runs alone and keeps
+// trying (it may be the first of its cluster, or the others may come up
+// later).
 func New(cfg Config) (*Cluster, error) {
 	cfg = cfg.withDefaults()
+	for i, j := range cfg.Join {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			cfg.Join[i] = net.JoinHostPort(j, "7946")
+		}
+	}
 	if cfg.NodeName == "" {
 		return nil, errors.New("cluster: node name is empty")
 	}
@@ -76,8 +85,8 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster: gossip on %s: %w", cfg.Bind, err)
 	}
 	c.ml = ml
+	c.gossip = ml.LocalNode().Address()
 	c.metrics = newMetrics(cfg.Registerer, c)
-	c.join()
 	go c.rejoinLoop()
 	return c, nil
 }
@@ -149,9 +158,12 @@ func (c *Cluster) join() {
 	c.cfg.Logger.Info("cluster: joined", "contacted", n, "members", c.ml.NumMembers())
 }
 
-// rejoinLoop joins again whenever this node finds itself alone.
+// rejoinLoop joins, then joins again whenever this node finds itself
+// alone. A join to an unreachable address can take memberlist's TCP
+// timeout, which is why it never runs on the caller's goroutine.
 func (c *Cluster) rejoinLoop() {
 	defer close(c.done)
+	c.join()
 	t := time.NewTicker(c.cfg.RejoinInterval)
 	defer t.Stop()
 	for {
@@ -166,14 +178,14 @@ func (c *Cluster) rejoinLoop() {
 	}
 }
 
+// Name returns this node's name.
+func (c *Cluster) Name() string { return c.cfg.NodeName }
+
 // Self returns this node as the cluster sees it.
 func (c *Cluster) Self() Member {
-	// Never call memberlist with c.mu held: memberlist calls the event
-	// delegate, which takes c.mu, with its own lock held.
-	gossip := c.ml.LocalNode().Address()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Member{Name: c.cfg.NodeName, Gossip: gossip, Meta: c.meta}
+	return Member{Name: c.cfg.NodeName, Gossip: c.gossip, Meta: c.meta}
 }
 
 // Members returns every known node, sorted by name.
@@ -238,15 +250,15 @@ func (c *Cluster) Leave(timeout time.Duration) error {
 }
 
 // Close stops gossiping without a goodbye (others notice by probing).
+// It is safe to call more than once, and does not wait for a join in
+// progress beyond memberlist's shutdown.
 func (c *Cluster) Close() error {
-	select {
-	case <-c.stop:
-		return nil
-	default:
-	}
-	close(c.stop)
-	<-c.done
-	return c.ml.Shutdown()
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		c.closeErr = c.ml.Shutdown() // a join in progress fails fast now
+		<-c.done
+	})
+	return c.closeErr
 }
 
 // set records a live node's metadata and rebuilds the view.

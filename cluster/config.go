@@ -22,6 +22,7 @@ type Config struct {
 	// Join lists nodes to join: host:port, or a DNS name that resolves to
 	// several addresses (a Kubernetes headless Service). This node's own
 	// address may be among them. Port 7946 is assumed when none is given.
+	// (New adds it: memberlist would assume this node's own gossip port.)
 	Join []string
 	// Keys encrypt gossip (AES-GCM; each 16, 24 or 32 bytes). The first
 	// key encrypts; every key decrypts, which is how a key is rotated:

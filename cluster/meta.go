@@ -55,6 +55,7 @@ func (m Meta) Validate() error {
 	case !(m.Weight > 0 && m.Weight <= 1000):
 		return fmt.Errorf("cluster: weight %v: want a number in (0, 1000]", m.Weight)
 	}
+	m.State = StateDraining // the longer state: draining must not overflow
 	b, _ := json.Marshal(m)
 	if len(b) > MaxMetaSize {
 		return fmt.Errorf("cluster: node metadata is %d bytes, over memberlist's %d", len(b), MaxMetaSize)

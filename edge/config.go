@@ -41,6 +41,9 @@ type Config struct {
 	// OnDrain, when set, is what POST /admin/drain starts: the process
 	// leaves the cluster, finishes in-flight responses and exits.
 	OnDrain func()
+	// HopSecrets authenticate hop headers from peers (route.CheckHops);
+	// nil trusts any hop count.
+	HopSecrets [][]byte
 	// AdminToken, when set, is the bearer token /admin/ endpoints require;
 	// without it they answer loopback clients only.
 	AdminToken string

@@ -64,7 +64,7 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string, l l
 			}
 			if rerr != nil {
 				o.Finish(rerr)
-				s.cache.Remove(o.Key)
+				s.cache.RemoveObject(o)
 				return
 			}
 		}
@@ -87,7 +87,8 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string, l l
 			s.cache.Add(o)
 		}
 		s.cache.Recount(o)
-		if kind == rules.Playlist && resp.Status == http.StatusOK {
+		// Playlists fetched for a peer are the peer's to prefetch from.
+		if kind == rules.Playlist && resp.Status == http.StatusOK && l.hop == 0 {
 			s.prefetch.Playlist(path, o.Body())
 		}
 	}

@@ -1,11 +1,10 @@
 package edge
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
-	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/valyala/fasthttp"
@@ -78,10 +77,13 @@ func (s *Server) admit(kind rules.Kind, key string) bool {
 }
 
 // hops reads the hop count and Via chain of a request and refuses loops
-// (route.CheckHops). It returns the Via header to send upstream.
-func (s *Server) hops(ctx *fasthttp.RequestCtx) (hop int, via string, ok bool) {
-	in := ctx.Request.Header.Peek("Via")
-	hop, err := route.CheckHops(ctx.Request.Header.Peek(route.HopHeader), in, s.cfg.NodeName)
+// and unauthenticated hop counts (route.CheckHops). It returns the Via
+// header to send upstream.
+func (s *Server) hops(ctx *fasthttp.RequestCtx, path string) (hop int, via string, ok bool) {
+	h := &ctx.Request.Header
+	in := h.Peek("Via")
+	hop, err := route.CheckHops(route.Hops{Hop: h.Peek(route.HopHeader), Via: in, Auth: h.Peek(route.HopAuthHeader), Path: path},
+		s.cfg.NodeName, s.cfg.HopSecrets)
 	switch {
 	case errors.Is(err, route.ErrLoop):
 		s.fail(ctx, http.StatusLoopDetected, err.Error())
@@ -113,8 +115,9 @@ func (s *Server) serveCluster(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(append(b, '\n'))
 }
 
-// serveDrain answers POST /admin/drain: readiness fails at once, and the
-// process drains (leaves the rings, finishes in-flight responses) and exits.
+// serveDrain answers /admin/drain: on POST, readiness fails at once, and
+// the process drains (leaves the rings, finishes in-flight responses) and
+// exits.
 func (s *Server) serveDrain(ctx *fasthttp.RequestCtx) {
 	switch {
 	case s.cfg.OnDrain == nil:
@@ -125,7 +128,7 @@ func (s *Server) serveDrain(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, http.StatusMethodNotAllowed, "POST to drain")
 		return
 	case !s.adminAllowed(ctx):
-		s.fail(ctx, http.StatusForbidden, "forbidden: admin endpoints need the admin token, or a loopback client")
+		s.fail(ctx, http.StatusForbidden, "forbidden: admin endpoints need the admin token, or a direct loopback client")
 		return
 	}
 	s.Drain()
@@ -136,11 +139,17 @@ func (s *Server) serveDrain(ctx *fasthttp.RequestCtx) {
 }
 
 // adminAllowed: with an admin token, a matching bearer token; without one,
-// only loopback clients (a Kubernetes preStop hook, an operator on the host).
+// only a loopback client that is neither a proxy forwarding someone else's
+// request nor a web page (browsers send Origin on cross-site POSTs).
 func (s *Server) adminAllowed(ctx *fasthttp.RequestCtx) bool {
+	h := &ctx.Request.Header
 	if s.cfg.AdminToken != "" {
-		return string(ctx.Request.Header.Peek("Authorization")) == "Bearer "+s.cfg.AdminToken
+		return subtle.ConstantTimeCompare(h.Peek("Authorization"), []byte("Bearer "+s.cfg.AdminToken)) == 1
 	}
-	ip := ctx.RemoteIP()
-	return ip.IsLoopback() || strings.HasPrefix(ctx.RemoteAddr().String(), "@") || ip.Equal(net.IPv6loopback)
+	for _, name := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip", "Via", "Origin"} {
+		if len(h.Peek(name)) > 0 {
+			return false
+		}
+	}
+	return ctx.RemoteIP().IsLoopback()
 }

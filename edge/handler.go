@@ -17,6 +17,7 @@ import (
 	"github.com/livecdn/livecdn/edge/cache"
 	"github.com/livecdn/livecdn/edge/follow"
 	"github.com/livecdn/livecdn/edge/prefetch"
+	"github.com/livecdn/livecdn/edge/route"
 	"github.com/livecdn/livecdn/edge/rules"
 	"github.com/livecdn/livecdn/edge/token"
 )
@@ -36,7 +37,8 @@ type request struct {
 	key         string
 	token       string // the viewer's token query, carried into playlists
 	start       time.Time
-	leg         leg // where a miss goes
+	hop         int    // fleet hops before this node
+	via         string // Via header for upstream requests
 }
 
 func (s *Server) fmtMetricsHandler() fasthttp.RequestHandler {
@@ -58,7 +60,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		h.Set("Access-Control-Max-Age", "86400")
 		ctx.SetStatusCode(http.StatusNoContent)
 		return
-	case ctx.IsPost() && string(ctx.Path()) == "/admin/drain":
+	case string(ctx.Path()) == "/admin/drain":
 		s.serveDrain(ctx)
 		return
 	case !ctx.IsGet() && !ctx.IsHead():
@@ -92,11 +94,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, http.StatusBadRequest, err.Error())
 		return
 	}
-	hop, via, ok := s.hops(ctx)
+	hop, via, ok := s.hops(ctx, p)
 	if !ok {
 		return
 	}
-	r := &request{path: p, query: rawQuery, kind: rules.Classify(p), start: time.Now(), leg: s.legFor(p, hop, via)}
+	r := &request{path: p, query: rawQuery, kind: rules.Classify(p), start: time.Now(), hop: hop, via: via}
 	if s.cfg.Signer != nil && (strings.HasPrefix(p, "/live/") || strings.HasPrefix(p, "/replay/")) {
 		if err := s.cfg.Signer.Verify(p, rawQuery, r.start); err != nil {
 			s.fail(ctx, http.StatusForbidden, "forbidden: "+err.Error())
@@ -151,7 +153,8 @@ func (s *Server) serveBlocking(ctx *fasthttp.RequestCtx, r *request) {
 		s.fail(ctx, http.StatusBadRequest, "bad _HLS_msn or _HLS_part")
 		return
 	}
-	f := r.leg.follow.Get(r.path)
+	l := s.legFor(r.path, r.hop, r.via)
+	f := l.follow.Get(r.path)
 	result := hit
 	snap, ok := f.Latest()
 	if !ok || !snap.Has(msn, part) {
@@ -160,7 +163,7 @@ func (s *Server) serveBlocking(ctx *fasthttp.RequestCtx, r *request) {
 		wctx, cancel := s.waitContext()
 		snap, err = f.Wait(wctx, msn, part)
 		if errors.Is(err, follow.ErrClosed) { // it went idle just now: start another
-			snap, err = r.leg.follow.Get(r.path).Wait(wctx, msn, part)
+			snap, err = l.follow.Get(r.path).Wait(wctx, msn, part)
 		}
 		cancel()
 		s.metrics.held.Dec()
@@ -201,7 +204,8 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, r *request) {
 			return
 		}
 	}
-	o, leader := r.leg.flights.Do(r.key, s.fetcher(r.path, r.query, r.kind, "miss", r.leg))
+	l := s.legFor(r.path, r.hop, r.via) // on a miss only: it consults the ring
+	o, leader := l.flights.Do(r.key, s.fetcher(r.path, r.query, r.kind, "miss", l))
 	result := miss
 	if !leader {
 		result = coalesced
@@ -230,6 +234,11 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, r *request) {
 
 func (s *Server) fail(ctx *fasthttp.RequestCtx, code int, msg string) {
 	ctx.Response.Header.Set("Cache-Control", "no-store")
+	if code == http.StatusBadGateway || code == http.StatusGatewayTimeout {
+		// This node is fine; what is behind it failed. A peer asking
+		// through this node must not route around it for that.
+		ctx.Response.Header.Set(route.UpstreamErrorHeader, "1")
+	}
 	if code == http.StatusNotFound {
 		ctx.Response.Header.Set("Cache-Control", "public, max-age=0")
 	}

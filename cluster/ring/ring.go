@@ -109,22 +109,19 @@ func (r *Ring) Candidates(key string, n int) []Node {
 		i     int
 		score float64
 	}
+	// Lower score first, then the earlier node: the same order Owner uses.
+	less := func(a, b ranked) bool { return a.score < b.score || (a.score == b.score && a.i < b.i) }
 	top := make([]ranked, 0, n+1)
 	for i := range r.nodes {
-		s := r.score(h, i)
-		if len(top) == n && s >= top[n-1].score {
+		c := ranked{i, r.rank(h, i)}
+		if len(top) == n && !less(c, top[n-1]) {
 			continue
 		}
-		at, _ := slices.BinarySearchFunc(top, s, func(a ranked, s float64) int {
-			switch {
-			case a.score < s:
-				return -1
-			case a.score > s:
-				return 1
-			}
-			return 0
-		})
-		top = slices.Insert(top, at, ranked{i, s})
+		at := len(top)
+		for at > 0 && less(c, top[at-1]) {
+			at--
+		}
+		top = slices.Insert(top, at, c)
 		if len(top) > n {
 			top = top[:n]
 		}
@@ -150,6 +147,16 @@ func (r *Ring) Share(name string) float64 {
 		return 0
 	}
 	return mine / total
+}
+
+// rank orders nodes for a key, lowest first: the score, or with equal
+// weights the negated top 53 bits of the mix, which order nodes the same
+// way without a logarithm.
+func (r *Ring) rank(h uint64, i int) float64 {
+	if r.equal {
+		return -float64(mix(h^r.seeds[i]) >> 11)
+	}
+	return r.score(h, i)
 }
 
 // score is the weighted rendezvous score of node i for a key hashing to h;

@@ -74,6 +74,7 @@ type fleetParts struct {
 	members *cluster.Cluster
 	router  *route.Router
 	origins upstream.Upstream
+	secrets [][]byte // hop authentication, from the gossip keys
 }
 
 // start joins the cluster (with --join) and builds the router (with
@@ -95,9 +96,14 @@ func (f *clusterFlags) start(name string, httpAddr net.Addr, tls bool, origins u
 			return nil, err
 		}
 		p.members = m
+		if len(f.keys) == 0 && !loopbackOnly(f.gossip) {
+			log.Warn("cluster: gossip is not encrypted (--gossip-key): anyone who reaches the gossip port can join the fleet and own keys")
+		}
 	}
 	rcfg := route.DefaultConfig()
 	rcfg.Role, rcfg.Shields, rcfg.Origins, rcfg.Signer = f.role, f.shields, origins, signer
+	p.secrets = route.SecretsFromKeys(f.keys)
+	rcfg.Secrets = p.secrets
 	rcfg.Logger, rcfg.Registerer = log, reg
 	if p.members != nil {
 		rcfg.Members = p.members
@@ -111,9 +117,16 @@ func (f *clusterFlags) start(name string, httpAddr net.Addr, tls bool, origins u
 	return p, nil
 }
 
-// advertiseURL is --advertise, or http(s)://host:port of the listener
-// with an unspecified host replaced by this machine's first non-loopback
-// address (what peers can reach).
+// loopbackOnly reports whether a listen address is on loopback.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return err == nil && (host == "localhost" || (ip != nil && ip.IsLoopback()))
+}
+
+// advertiseURL is --advertise, or http(s)://host:port of the listener with
+// an unspecified host replaced by the gossip address's host (what the
+// peers already reach), or else this machine's first non-loopback address.
 func (f *clusterFlags) advertiseURL(addr net.Addr, tls bool) string {
 	if f.advertise != "" {
 		return f.advertise
@@ -129,6 +142,14 @@ func (f *clusterFlags) advertiseURL(addr net.Addr, tls bool) string {
 	ip := tcp.IP
 	if ip == nil || ip.IsUnspecified() {
 		ip = hostIP()
+		for _, g := range []string{f.gossipAdvertise, f.gossip} {
+			if h, _, err := net.SplitHostPort(g); err == nil {
+				if gip := net.ParseIP(h); gip != nil && !gip.IsUnspecified() {
+					ip = gip
+					break
+				}
+			}
+		}
 	}
 	return scheme + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 }
@@ -149,6 +170,7 @@ func (p *fleetParts) wire(cfg *edge.Config) {
 	cfg.Upstream = p.origins
 	if p.router != nil {
 		cfg.Upstream, cfg.Direct, cfg.ViaPeer = p.router, p.router.Direct(), p.router.ViaPeer
+		cfg.HopSecrets = p.secrets
 	}
 	if p.members != nil {
 		cfg.Cluster = func() any { return p.members.Status() }
@@ -174,17 +196,17 @@ func (p *fleetParts) settle(ctx context.Context) {
 	}
 }
 
-// leave says goodbye to the cluster.
+// leave says goodbye to the cluster. /cluster keeps answering from the
+// last view until the listener is gone.
 func (p *fleetParts) leave() {
 	if p.members != nil {
 		p.members.Leave(time.Second)
-		p.members = nil
 	}
 }
 
 func (p *fleetParts) close() {
 	if p.members != nil {
-		p.members.Close()
+		p.members.Close() // after Leave: a no-op
 	}
 	if p.router != nil {
 		p.router.Close()

@@ -56,6 +56,16 @@ func runDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	go func() { srcDone <- loop.Run(srcCtx, st.hub, *stream) }()
 	origin := watchBase(st.httpLn.Addr())
 	nodes, err := startDemoEdges(*edges, origin, *edgeHTTP, *gossip, log)
+	for _, n := range nodes {
+		// POST /admin/drain on a demo edge drains and stops that edge.
+		go func() {
+			select {
+			case <-n.drained:
+				n.shutdownOnce(f.drain)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	if err != nil {
 		stopSource()
 		<-srcDone
@@ -80,7 +90,7 @@ func runDemo(ctx context.Context, args []string, stderr io.Writer) error {
 		srcDone <- err
 	}
 	for _, n := range nodes {
-		n.shutdown(f.drain)
+		n.shutdownOnce(f.drain)
 	}
 	stopSource()
 	<-srcDone // the source's session is closed: its last part is flushed
@@ -91,17 +101,18 @@ func runDemo(ctx context.Context, args []string, stderr io.Writer) error {
 // gossip, the others on the following ports (or on free ports when the
 // port is 0), all joining the first.
 func startDemoEdges(n int, origin, edgeHTTP, gossip string, log *slog.Logger) ([]*edgeNode, error) {
+	// Both addresses are checked before anything starts.
+	if _, err := nthPort(edgeHTTP, n-1); err != nil {
+		return nil, usageError{fmt.Errorf("--edge-http: %w", err)}
+	}
+	if _, err := nthPort(gossip, n-1); err != nil {
+		return nil, usageError{fmt.Errorf("--gossip: %w", err)}
+	}
 	var nodes []*edgeNode
 	join := ""
 	for i := range n {
-		httpAddr, err := nthPort(edgeHTTP, i)
-		if err != nil {
-			return nodes, usageError{fmt.Errorf("--edge-http: %w", err)}
-		}
-		gossipAddr, err := nthPort(gossip, i)
-		if err != nil {
-			return nodes, usageError{fmt.Errorf("--gossip: %w", err)}
-		}
+		httpAddr, _ := nthPort(edgeHTTP, i)
+		gossipAddr, _ := nthPort(gossip, i)
 		var f edgeFlags
 		fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 		f.register(fs) // the edge defaults
@@ -115,7 +126,7 @@ func startDemoEdges(n int, origin, edgeHTTP, gossip string, log *slog.Logger) ([
 		node, err := startEdge(&f, log.With("self", name), prometheus.NewRegistry())
 		if err != nil {
 			for _, n := range nodes {
-				n.shutdown(time.Second)
+				n.shutdownOnce(time.Second)
 			}
 			return nil, err
 		}

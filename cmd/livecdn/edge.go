@@ -108,6 +108,13 @@ type edgeNode struct {
 	fleet   *fleetParts
 	log     *slog.Logger
 	drained chan struct{} // closed by POST /admin/drain
+	stopped sync.Once
+}
+
+// shutdownOnce is shutdown for callers that may race (the demo's drain
+// watchers and its exit).
+func (n *edgeNode) shutdownOnce(drain time.Duration) {
+	n.stopped.Do(func() { n.shutdown(drain) })
 }
 
 // startEdge wires and starts one edge (livecdn edge runs one, the demo

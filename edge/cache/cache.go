@@ -175,6 +175,17 @@ func (c *Cache) Remove(key string) {
 	s.mu.Unlock()
 }
 
+// RemoveObject drops o if it is still what is stored under its key: a
+// failed fetch must not take down another flight's good copy.
+func (c *Cache) RemoveObject(o *Object) {
+	s := c.shard(o.Key)
+	s.mu.Lock()
+	if e, ok := s.lru.Peek(o.Key); ok && e.obj == o {
+		s.lru.Remove(o.Key)
+	}
+	s.mu.Unlock()
+}
+
 // Len returns the number of objects stored.
 func (c *Cache) Len() int {
 	n := 0

@@ -7,6 +7,9 @@ package route
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +58,14 @@ type Config struct {
 	// Signer, when viewer tokens are on, signs requests to peers and
 	// shields, since they check tokens like any viewer request.
 	Signer *token.Signer
+	// Secrets authenticate hop headers between nodes (HopAuthHeader): the
+	// first signs, any verifies. Nil sends and accepts unauthenticated
+	// hop counts, which lets anyone who can reach an edge skip the owner
+	// and the shield; livecdn derives them from the gossip keys.
+	Secrets [][]byte
+	// BodyIdleTimeout fails a peer or shield body that delivers no byte
+	// for this long (default 5s, as for origins).
+	BodyIdleTimeout time.Duration
 	// ConnectTimeout bounds connecting to a peer or shield. Default 300ms:
 	// they sit on the same network, so a slow connect means a dead node,
 	// and the origin is the better bet.
@@ -78,12 +89,13 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{Role: cluster.RoleEdge, ConnectTimeout: 300 * time.Millisecond,
-		ResponseHeaderTimeout: 10 * time.Second, DownFor: 3 * time.Second}
+		ResponseHeaderTimeout: 10 * time.Second, DownFor: 3 * time.Second, BodyIdleTimeout: 5 * time.Second}
 }
 
 // Router is an upstream.Upstream over the fleet.
 type Router struct {
 	cfg     Config
+	self    string // this node's name ("" without Members)
 	rt      *http.Transport
 	shields *ring.Ring // the static shields
 	log     *slog.Logger
@@ -111,6 +123,9 @@ func New(cfg Config) (*Router, error) {
 	if cfg.DownFor <= 0 {
 		cfg.DownFor = d.DownFor
 	}
+	if cfg.BodyIdleTimeout == 0 {
+		cfg.BodyIdleTimeout = d.BodyIdleTimeout
+	}
 	r := &Router{cfg: cfg, rt: cfg.Transport, log: cfg.Logger, down: map[string]time.Time{}}
 	if r.rt == nil {
 		r.rt = upstream.NewTransport(cfg.ConnectTimeout)
@@ -127,6 +142,9 @@ func New(cfg Config) (*Router, error) {
 		nodes = append(nodes, ring.Node{Name: s, Weight: 1})
 	}
 	r.shields = ring.New(nodes)
+	if cfg.Members != nil {
+		r.self = cfg.Members.Self().Name
+	}
 	r.metrics = newMetrics(cfg.Registerer)
 	return r, nil
 }
@@ -144,9 +162,8 @@ func (r *Router) ViaPeer(path string) bool {
 	if r.cfg.Members == nil || r.cfg.Role != cluster.RoleEdge {
 		return false
 	}
-	self := r.cfg.Members.Self().Name
 	for _, m := range r.cfg.Members.Owners(cluster.RoleEdge, path, 2) {
-		if m.Name == self {
+		if m.Name == r.self {
 			return false
 		}
 		if !r.isDown(m.HTTP) {
@@ -170,24 +187,69 @@ func (r *Router) Direct() upstream.Upstream {
 }
 
 func (r *Router) fetch(ctx context.Context, req *upstream.Request, noPeers bool) (*upstream.Response, error) {
-	key := req.Path
-	for _, h := range r.candidates(key, noPeers, req.Hop) {
-		resp, err := r.try(ctx, h, req)
+	out, err := r.outgoing(req)
+	if err != nil {
+		// Peers would refuse an unsignable path, and it is no peer's fault:
+		// ask the origin, mark nobody down.
+		r.log.Debug("route: cannot sign for peers; asking the origin", "path", req.Path, "err", err)
+		return r.origin(ctx, req)
+	}
+	for _, h := range r.candidates(req.Path, noPeers, req.Hop) {
+		resp, err := r.try(ctx, h, out)
 		if err == nil {
 			return resp, nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		r.markDown(h.base)
+		var se *upstream.StatusError
+		blockingTimeout := errors.Is(err, upstream.ErrHeaderTimeout) && strings.Contains(req.Query, "_HLS_msn=")
+		if !(errors.As(err, &se) && se.Status == http.StatusForbidden) && !blockingTimeout {
+			// The node itself failed (not a token it disagrees with, not a
+			// held reload that ran out): skip it for a while.
+			r.markDown(h.base)
+		}
 		r.metrics.fetches.WithLabelValues(h.tier, "fallback").Inc()
 		r.log.Warn("route: fetch failed, falling back", "tier", h.tier, "node", h.name, "path", req.Path, "err", err)
 	}
+	return r.origin(ctx, req)
+}
+
+func (r *Router) origin(ctx context.Context, req *upstream.Request) (*upstream.Response, error) {
 	resp, err := r.cfg.Origins.Fetch(ctx, req)
-	if err == nil {
-		r.metrics.fetches.WithLabelValues("origin", "ok").Inc()
+	result := "ok"
+	if err != nil {
+		result = "error"
 	}
+	r.metrics.fetches.WithLabelValues("origin", result).Inc()
 	return resp, err
+}
+
+// outgoing is req as peers and shields get it: hop count (authenticated
+// when there are secrets) and, with viewer tokens on, a token.
+func (r *Router) outgoing(req *upstream.Request) (*upstream.Request, error) {
+	out := *req
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
+	hop := strconv.Itoa(req.Hop + 1)
+	out.Header.Set(HopHeader, hop)
+	if len(r.cfg.Secrets) > 0 {
+		out.Header.Set(HopAuthHeader, hopMAC(r.cfg.Secrets[0], hop, req.Path))
+	}
+	if r.cfg.Signer != nil && (strings.HasPrefix(req.Path, "/live/") || strings.HasPrefix(req.Path, "/replay/")) {
+		tok, err := r.cfg.Signer.Sign(req.Path, time.Now().Add(time.Minute))
+		if err != nil {
+			return nil, err
+		}
+		if out.Query == "" {
+			out.Query = tok
+		} else {
+			out.Query += "&" + tok
+		}
+	}
+	return &out, nil
 }
 
 // candidates lists the peers and shields to try for key, best first.
@@ -196,9 +258,8 @@ func (r *Router) candidates(key string, noPeers bool, inHop int) []hop {
 	if r.cfg.Role != cluster.RoleEdge || inHop >= MaxHops {
 		return nil // shields fetch from the origin; nothing may go further
 	}
-	var self string
+	self := r.self
 	if r.cfg.Members != nil {
-		self = r.cfg.Members.Self().Name
 		if !noPeers {
 			// The owner, or — if it is locally known down — whoever takes
 			// over from it; never more than two peers, and never past
@@ -229,44 +290,35 @@ func (r *Router) candidates(key string, noPeers bool, inHop int) []hop {
 	return out
 }
 
-// try fetches from one peer or shield. A connect error, a timeout, a 5xx
-// (except a 503 to a blocking reload) or a 508 fails; any other answer,
-// 404 included, is the answer.
-func (r *Router) try(ctx context.Context, h hop, req *upstream.Request) (*upstream.Response, error) {
-	out := *req
-	out.Header = req.Header.Clone()
-	if out.Header == nil {
-		out.Header = http.Header{}
-	}
-	out.Header.Set(HopHeader, strconv.Itoa(req.Hop+1))
-	if r.cfg.Signer != nil && (strings.HasPrefix(req.Path, "/live/") || strings.HasPrefix(req.Path, "/replay/")) {
-		tok, err := r.cfg.Signer.Sign(req.Path, time.Now().Add(time.Minute))
-		if err != nil {
-			return nil, err
-		}
-		if out.Query == "" {
-			out.Query = tok
-		} else {
-			out.Query += "&" + tok
-		}
-	}
+// UpstreamErrorHeader marks a 5xx a node generated because its own
+// upstream failed: the node is fine, so the asker neither marks it down
+// nor goes around it (which would send every edge to a struggling origin).
+const UpstreamErrorHeader = "X-Livecdn-Upstream-Error"
+
+// try fetches from one peer or shield. A connect error, a timeout, a stall,
+// a 5xx of its own (except a 503 to a blocking reload), a 403 (a token it
+// disagrees with) or a 508 fails; any other answer, 404 and 5xx passed on
+// from its upstream included, is the answer.
+func (r *Router) try(ctx context.Context, h hop, out *upstream.Request) (*upstream.Response, error) {
 	start := time.Now()
-	resp, cancel, err := upstream.Get(ctx, r.rt, h.base, &out, r.cfg.ResponseHeaderTimeout)
+	resp, cancel, err := upstream.Get(ctx, r.rt, h.base, out, r.cfg.ResponseHeaderTimeout)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.metrics.fetches.WithLabelValues(h.tier, "error").Inc()
 		}
 		return nil, err
 	}
-	if upstream.Failed(resp.StatusCode, req) || resp.StatusCode == http.StatusLoopDetected {
+	passedOn := resp.Header.Get(UpstreamErrorHeader) != ""
+	if (upstream.Failed(resp.StatusCode, out) && !passedOn) || resp.StatusCode == http.StatusLoopDetected ||
+		resp.StatusCode == http.StatusForbidden {
 		upstream.Discard(resp.Body, cancel)
 		r.metrics.fetches.WithLabelValues(h.tier, "error").Inc()
 		return nil, &upstream.StatusError{Origin: h.base, Status: resp.StatusCode}
 	}
 	r.metrics.fetches.WithLabelValues(h.tier, "ok").Inc()
 	r.metrics.latency.WithLabelValues(h.tier).Observe(time.Since(start).Seconds())
-	return &upstream.Response{Status: resp.StatusCode, Header: resp.Header, Body: upstream.NewBody(resp.Body, cancel),
-		Peer: h.tier == "peer"}, nil
+	return &upstream.Response{Status: resp.StatusCode, Header: resp.Header,
+		Body: upstream.NewBody(resp.Body, cancel, r.cfg.BodyIdleTimeout), Peer: h.tier == "peer"}, nil
 }
 
 func (r *Router) isDown(base string) bool {
@@ -290,25 +342,37 @@ func (r *Router) markDown(base string) {
 // Close releases idle connections.
 func (r *Router) Close() { r.rt.CloseIdleConnections() }
 
+// HopAuthHeader carries the HMAC that makes a hop count trustworthy.
+const HopAuthHeader = "X-Livecdn-Hop-Auth"
+
 // Errors of CheckHops.
 var (
-	// ErrBadHop is a hop header that is not a small non-negative number.
+	// ErrBadHop is a hop header that is not a small non-negative number,
+	// or one that is not authenticated when the fleet has secrets.
 	ErrBadHop = errors.New("bad " + HopHeader + " header")
 	// ErrLoop is a request that went too far or passed this node before.
 	ErrLoop = errors.New("loop detected")
 )
 
+// Hops is what a request says about its way through the fleet.
+type Hops struct {
+	Hop, Via, Auth []byte // the HopHeader, Via and HopAuthHeader values
+	Path           string // the request path, covered by the HMAC
+}
+
 // CheckHops validates the hop header and Via chain of an incoming request
-// for node self. It returns the hop count, or ErrBadHop, or ErrLoop when
-// the count is over MaxHops or self already appears in Via (a loop through
-// misconfigured origins, which carry no hop header).
-func CheckHops(hop, via []byte, self string) (int, error) {
+// for node self. It returns the hop count, or ErrBadHop (also for a hop
+// count whose HMAC does not verify with any of secrets, when there are
+// secrets), or ErrLoop when the count is over MaxHops or self already
+// appears in Via (a loop through misconfigured origins, which carry no hop
+// header).
+func CheckHops(h Hops, self string, secrets [][]byte) (int, error) {
 	n := 0
-	if len(hop) > 0 {
-		if len(hop) > 3 {
+	if len(h.Hop) > 0 {
+		if len(h.Hop) > 3 {
 			return 0, ErrBadHop
 		}
-		for _, c := range hop {
+		for _, c := range h.Hop {
 			if c < '0' || c > '9' {
 				return 0, ErrBadHop
 			}
@@ -317,7 +381,11 @@ func CheckHops(hop, via []byte, self string) (int, error) {
 		if n > MaxHops {
 			return 0, fmt.Errorf("%w: %d hops", ErrLoop, n)
 		}
+		if len(secrets) > 0 && !verifyHop(secrets, string(h.Hop), h.Path, h.Auth) {
+			return 0, fmt.Errorf("%w: not signed by a fleet member", ErrBadHop)
+		}
 	}
+	via := h.Via
 	for len(via) > 0 {
 		var part []byte
 		if i := bytes.IndexByte(via, ','); i >= 0 {
@@ -335,4 +403,34 @@ func CheckHops(hop, via []byte, self string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// hopMAC authenticates a hop count for a path.
+func hopMAC(secret []byte, hop, path string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(hop))
+	m.Write([]byte{0})
+	m.Write([]byte(path))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+func verifyHop(secrets [][]byte, hop, path string, auth []byte) bool {
+	for _, s := range secrets {
+		if hmac.Equal([]byte(hopMAC(s, hop, path)), auth) {
+			return true
+		}
+	}
+	return false
+}
+
+// SecretsFromKeys derives hop secrets from the gossip keys, so a fleet
+// that encrypts gossip also authenticates hops with no extra setting.
+func SecretsFromKeys(keys [][]byte) [][]byte {
+	var out [][]byte
+	for _, k := range keys {
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte("livecdn hop"))
+		out = append(out, m.Sum(nil))
+	}
+	return out
 }

@@ -206,7 +206,7 @@ func TestPeerAnswers(t *testing.T) {
 		code     int
 		query    string
 		fallback bool
-	}{{502, "", true}, {508, "", true}, {404, "", false}, {503, "_HLS_msn=4", false}, {503, "", true}} {
+	}{{502, "", true}, {508, "", true}, {403, "", true}, {404, "", false}, {503, "_HLS_msn=4", false}, {503, "", true}} {
 		peer, org := newServer(t, "peer", c.code), newServer(t, "origin", 200)
 		ms := &members{self: "a", all: []cluster.Member{member("a", cluster.RoleEdge, "http://127.0.0.1:1"), member("b", cluster.RoleEdge, peer.url)}}
 		r, _ := New(Config{Members: ms, Origins: origin(org)})
@@ -217,6 +217,28 @@ func TestPeerAnswers(t *testing.T) {
 		if got := body(t, resp); (got == "origin") != c.fallback {
 			t.Errorf("peer %d %q: answered by %s", c.code, c.query, got)
 		}
+	}
+}
+
+// A 502 the owner generated because its own upstream failed is the
+// answer: the owner is not marked down and nobody goes around it.
+func TestPassedOnUpstreamError(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(UpstreamErrorHeader, "1")
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer peer.Close()
+	org := newServer(t, "origin", 200)
+	ms := &members{self: "a", all: []cluster.Member{member("a", cluster.RoleEdge, "http://127.0.0.1:1"), member("b", cluster.RoleEdge, peer.URL)}}
+	r, _ := New(Config{Members: ms, Origins: origin(org)})
+	kb := keyOwnedBy(t, ms, "b")
+	resp, err := r.Fetch(context.Background(), &upstream.Request{Path: kb})
+	if err != nil || resp.Status != http.StatusBadGateway {
+		t.Fatalf("%v %v", resp, err)
+	}
+	resp.Body.Close()
+	if org.count() != 0 || !r.ViaPeer(kb) {
+		t.Errorf("the owner was routed around: origin saw %d, ViaPeer %v", org.count(), r.ViaPeer(kb))
 	}
 }
 
@@ -261,23 +283,65 @@ func TestCheckHops(t *testing.T) {
 		{"", "HTTP/1.1 self (livecdn)", 0, ErrLoop},
 		{"", "1.1 selfish, 1.1 myself", 0, nil},
 	} {
-		n, err := CheckHops([]byte(c.hop), []byte(c.via), "self")
+		n, err := CheckHops(Hops{Hop: []byte(c.hop), Via: []byte(c.via), Path: "/p"}, "self", nil)
 		if n != c.want || !errors.Is(err, c.err) {
 			t.Errorf("CheckHops(%q, %q) = %d, %v; want %d, %v", c.hop, c.via, n, err, c.want, c.err)
 		}
 	}
 }
 
+// With fleet secrets a hop count must carry a valid HMAC for its path; a
+// viewer cannot claim to be a peer to skip the owner and the shield.
+func TestHopAuth(t *testing.T) {
+	secrets := SecretsFromKeys([][]byte{[]byte("old-key-16-bytes"), []byte("new-key-16-bytes")})
+	good := hopMAC(secrets[1], "1", "/live/s/v/seg1.m4s")
+	for _, c := range []struct {
+		hop, auth, path string
+		err             error
+	}{
+		{"1", good, "/live/s/v/seg1.m4s", nil},
+		{"1", "", "/live/s/v/seg1.m4s", ErrBadHop},
+		{"1", good, "/live/s/v/seg2.m4s", ErrBadHop},
+		{"2", good, "/live/s/v/seg1.m4s", ErrBadHop},
+		{"", "", "/live/s/v/seg1.m4s", nil},
+	} {
+		_, err := CheckHops(Hops{Hop: []byte(c.hop), Auth: []byte(c.auth), Path: c.path}, "self", secrets)
+		if !errors.Is(err, c.err) {
+			t.Errorf("hop %q auth %q path %s: %v, want %v", c.hop, c.auth, c.path, err, c.err)
+		}
+	}
+	// The router signs what the receiving side verifies.
+	org := newServer(t, "origin", 200)
+	peer := newServer(t, "peer", 200)
+	ms := &members{self: "a", all: []cluster.Member{member("a", cluster.RoleEdge, "http://127.0.0.1:1"), member("b", cluster.RoleEdge, peer.url)}}
+	r, _ := New(Config{Members: ms, Origins: origin(org), Secrets: secrets})
+	kb := keyOwnedBy(t, ms, "b")
+	resp, err := r.Fetch(context.Background(), &upstream.Request{Path: kb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := peer.last()
+	if _, err := CheckHops(Hops{Hop: []byte(got.Header.Get(HopHeader)), Auth: []byte(got.Header.Get(HopAuthHeader)), Path: got.URL.Path},
+		"b", secrets); err != nil {
+		t.Errorf("the peer refuses the router's hop: %v", err)
+	}
+}
+
 func FuzzCheckHops(f *testing.F) {
-	f.Add("1", "1.1 a, 1.1 b")
-	f.Add("", "HTTP/1.1 self (x)")
-	f.Fuzz(func(t *testing.T, hop, via string) {
-		n, err := CheckHops([]byte(hop), []byte(via), "self")
+	f.Add("1", "1.1 a, 1.1 b", "x")
+	f.Add("", "HTTP/1.1 self (x)", "")
+	secrets := SecretsFromKeys([][]byte{[]byte("0123456789abcdef")})
+	f.Fuzz(func(t *testing.T, hop, via, auth string) {
+		n, err := CheckHops(Hops{Hop: []byte(hop), Via: []byte(via), Auth: []byte(auth), Path: "/p"}, "self", nil)
 		if err == nil && (n < 0 || n > MaxHops) {
 			t.Fatalf("accepted %d hops", n)
 		}
 		if err == nil && strings.Contains(via, " self,") {
 			t.Fatalf("missed self in %q", via)
+		}
+		if n, err := CheckHops(Hops{Hop: []byte(hop), Auth: []byte(auth), Path: "/p"}, "self", secrets); err == nil && hop != "" {
+			t.Fatalf("accepted hop %q (%d) with auth %q", hop, n, auth)
 		}
 	})
 }

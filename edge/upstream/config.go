@@ -33,6 +33,12 @@ type OriginsConfig struct {
 	// 3 x target duration.
 	ResponseHeaderTimeout time.Duration
 
+	// BodyIdleTimeout fails a response body that delivers no byte for this
+	// long. Default 5s: live bodies stream, but a growing part or segment
+	// gains bytes at least every part (≤ 1s); a stall of 5s is a dead host
+	// whose connection never closed.
+	BodyIdleTimeout time.Duration
+
 	// HealthInterval is how often every origin's HealthPath is probed.
 	// Default 2s; negative disables probing, leaving health to fetch results.
 	// Probing faster detects recovery sooner at the cost of origin requests.
@@ -64,6 +70,7 @@ func DefaultOriginsConfig() OriginsConfig {
 	return OriginsConfig{
 		ConnectTimeout:        time.Second,
 		ResponseHeaderTimeout: 10 * time.Second,
+		BodyIdleTimeout:       5 * time.Second,
 		HealthInterval:        2 * time.Second,
 		HealthPath:            "/healthz",
 		HealthTimeout:         time.Second,
@@ -78,6 +85,9 @@ func (c OriginsConfig) withDefaults() OriginsConfig {
 	}
 	if c.ResponseHeaderTimeout <= 0 {
 		c.ResponseHeaderTimeout = d.ResponseHeaderTimeout
+	}
+	if c.BodyIdleTimeout == 0 {
+		c.BodyIdleTimeout = d.BodyIdleTimeout
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = d.HealthInterval

@@ -216,7 +216,7 @@ func (o *Origins) try(ctx context.Context, org *origin, r *Request) (*Response, 
 	}
 	o.metrics.requests.WithLabelValues(org.url, result).Inc()
 	org.succeed(o.log)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: &body{resp.Body, cancel}}, nil
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: NewBody(resp.Body, cancel, o.cfg.BodyIdleTimeout)}, nil
 }
 
 // Failed reports whether an upstream's answer means "try another one":
@@ -264,9 +264,21 @@ func Get(ctx context.Context, rt http.RoundTripper, base string, r *Request, hea
 	return resp, cancel, nil
 }
 
+// ErrBodyIdle ends a body that stopped arriving: a host that died without
+// closing its connections would otherwise hold the object, and everyone
+// reading it, until TCP keepalive gives up minutes later.
+var ErrBodyIdle = errors.New("upstream: body stalled")
+
 // NewBody wraps an http.Response body so that closing it also ends the
-// request context Get returned.
-func NewBody(b io.ReadCloser, cancel context.CancelCauseFunc) io.ReadCloser { return &body{b, cancel} }
+// request context Get returned, and so that a body with no bytes for idle
+// (> 0) fails with ErrBodyIdle.
+func NewBody(b io.ReadCloser, cancel context.CancelCauseFunc, idle time.Duration) io.ReadCloser {
+	bd := &body{ReadCloser: b, cancel: cancel, idle: idle}
+	if idle > 0 {
+		bd.timer = time.AfterFunc(idle, func() { cancel(ErrBodyIdle) })
+	}
+	return bd
+}
 
 // Discard drains a small error body so the connection can be reused, but
 // never waits long for it, then ends the request context.
@@ -276,9 +288,22 @@ func Discard(b io.ReadCloser, cancel context.CancelCauseFunc) { discard(b, cance
 type body struct {
 	io.ReadCloser
 	cancel context.CancelCauseFunc
+	idle   time.Duration
+	timer  *time.Timer
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 && b.timer != nil {
+		b.timer.Reset(b.idle)
+	}
+	return n, err
 }
 
 func (b *body) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err

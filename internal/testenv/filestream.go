@@ -63,6 +63,9 @@ func StartFileStream(t testing.TB, format, name string, src Source, minSegments 
 	case "hls":
 		src.Extra = append(src.Extra,
 			"-hls_time", ftoa(segDur), "-hls_list_size", "8", "-hls_flags", "delete_segments+independent_segments",
+			// A player that a loaded machine left far behind the live edge
+			// still finds the segments it was promised.
+			"-hls_delete_threshold", "60",
 			"-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
 			"-master_pl_name", "index.m3u8", "-var_stream_map", varStreamMap(src),
 			"-hls_segment_filename", filepath.Join(dir, "v%v", "seg%d.m4s"))
