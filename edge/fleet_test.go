@@ -62,6 +62,9 @@ func TestFleetPeers(t *testing.T) {
 	}{
 		{[]string{"X-Livecdn-Hop", "3"}, http.StatusLoopDetected},
 		{[]string{"X-Livecdn-Hop", "x"}, http.StatusBadRequest},
+		// A viewer claiming to be a peer (to skip the owner and the shield)
+		// has no HMAC from the fleet's gossip key.
+		{[]string{"X-Livecdn-Hop", "1"}, http.StatusBadRequest},
 		{[]string{"Via", "1.1 proxy, 1.1 e1"}, http.StatusLoopDetected},
 	} {
 		resp, body := fetch(t, e1+"/live/s/video/index.m3u8", c.hdr...)
