@@ -53,6 +53,10 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/live/"):
 		o.serveLive(w, r, path)
+	case strings.HasPrefix(path, "/replay/"):
+		o.serveReplay(w, r, path)
+	case strings.HasPrefix(path, "/api/clip/"):
+		o.serveClip(w, r, path)
 	case path == "/healthz":
 		h.Set("Cache-Control", ccNoStore)
 		fmt.Fprintln(w, "ok")
@@ -71,7 +75,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", ccNoStore)
 		h.Set("Content-Type", "text/plain")
 		fmt.Fprint(w, time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
-	case o.cfg.Home != nil && !strings.HasPrefix(path, "/live") && !strings.HasPrefix(path, "/api/"):
+	case o.cfg.Home != nil && !strings.HasPrefix(path, "/live") && !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/replay"):
 		o.cfg.Home.ServeHTTP(w, r)
 	default:
 		o.fail(w, "other", http.StatusNotFound, "not found")
