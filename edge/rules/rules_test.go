@@ -17,6 +17,13 @@ func TestKey(t *testing.T) {
 		{"/live/s/v/index.m3u8", "_HLS_skip=YES&_HLS_msn=5", "/live/s/v/index.m3u8?_HLS_msn=5&_HLS_skip=YES"},
 		{"/live/s/v/seg1.m4s", "_HLS_msn=5", "/live/s/v/seg1.m4s"},
 		{"/live/s/v/index.m3u8", "%zz", "/live/s/v/index.m3u8"},
+		// Replay playlists and clips are chosen by their range; their media is not.
+		{"/replay/s/index.m3u8", "to=20&from=10&token=x", "/replay/s/index.m3u8?from=10&to=20"},
+		{"/replay/s/video/index.m3u8", "from=10", "/replay/s/video/index.m3u8?from=10"},
+		{"/replay/s/manifest.mpd", "from=10&to=20", "/replay/s/manifest.mpd?from=10&to=20"},
+		{"/replay/s/video/seg3.m4s", "from=10&to=20", "/replay/s/video/seg3.m4s"},
+		{"/api/clip/s.mp4", "rendition=v&from=10&to=20&utm=1", "/api/clip/s.mp4?from=10&rendition=v&to=20"},
+		{"/live/s/v/index.m3u8", "from=10", "/live/s/v/index.m3u8"},
 	} {
 		if got := Key(tc.path, tc.query, nil); got != tc.want {
 			t.Errorf("Key(%q, %q) = %q, want %q", tc.path, tc.query, got, tc.want)
