@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,7 +57,9 @@ type Archive struct {
 	log  *slog.Logger
 	m    *metrics
 	jobs chan live.Completed
-	up   *uploader // nil without a Backend
+	// unwritten counts segments added but not yet written (queued or in hand).
+	unwritten atomic.Int64
+	up        *uploader // nil without a Backend
 
 	mu      sync.RWMutex
 	streams map[string]*Index
@@ -136,6 +139,7 @@ func (a *Archive) Close() {
 // blocks only if the local disk is slower than the live streams.
 func (a *Archive) Add(c live.Completed) {
 	a.m.queued.Inc()
+	a.unwritten.Add(1)
 	a.jobs <- c
 }
 
@@ -171,6 +175,7 @@ func (a *Archive) run(ctx context.Context) {
 				a.log.Error("archive write", "stream", c.Stream, "rendition", c.Rendition, "msn", c.Segment.MSN, "err", err)
 			}
 			a.m.writeSeconds.Observe(time.Since(start).Seconds())
+			a.unwritten.Add(-1)
 		case now := <-t.C:
 			a.prune(now)
 		}
@@ -307,7 +312,7 @@ func (a *Archive) Pending() int {
 
 // Flush waits until every queued segment is written locally, or ctx ends.
 func (a *Archive) Flush(ctx context.Context) error {
-	for len(a.jobs) > 0 {
+	for a.unwritten.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -77,7 +77,10 @@ func NewS3(cfg S3Config) (*S3, error) {
 	} else {
 		creds = credentials.New(&credentials.Static{}) // anonymous
 	}
-	c, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: cfg.Region})
+	c, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: cfg.Region,
+		// The uploader retries on its own schedule; minio-go's own retries
+		// would hold one attempt for seconds while the bucket is down.
+		MaxRetries: 1})
 	if err != nil {
 		return nil, err
 	}

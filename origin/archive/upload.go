@@ -142,7 +142,7 @@ func (u *uploader) run(ctx context.Context) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, 2*time.Second)
+			backoff = min(2*backoff, time.Second) // short: catch-up after an outage waits at most this
 			continue
 		}
 		backoff = 100 * time.Millisecond
