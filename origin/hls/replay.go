@@ -16,7 +16,7 @@ type ReplayOptions struct {
 	// Event marks an open range that grows (EXT-X-PLAYLIST-TYPE:EVENT);
 	// otherwise the playlist is VOD.
 	Event bool
-	// StartAtBeginning adds EXT-X-START:TIME-OFFSET=0, so players start an
+	// StartAtBeginning adds EXT-X-START at the first segment, so players start an
 	// EVENT playlist at its first segment (start-over) instead of near live.
 	StartAtBeginning bool
 }
@@ -45,7 +45,9 @@ func Replay(s live.Snapshot, opt ReplayOptions, cfg Config) ([]byte, error) {
 	}
 	m.PlaylistType = &pt
 	if opt.StartAtBeginning {
-		m.Start = &playlist.MediaStart{TimeOffset: time.Duration(0)}
+		// 10 µs is the start for any player; exactly 0 is refused by some
+		// parsers (gohlslib reads it as a missing TIME-OFFSET).
+		m.Start = &playlist.MediaStart{TimeOffset: 10 * time.Microsecond}
 	}
 	var maps []mapInsert
 	for i, seg := range segs {
