@@ -341,3 +341,69 @@ func TestStartOver(t *testing.T) {
 		t.Errorf("seekable range ends at %.1fs, not ahead of playback (%.1fs) toward live", seekableEnd, res.CurrentTime)
 	}
 }
+
+// TestS3OutageDuringPublish stops the S3 server for 10 s while a stream is
+// live: the live playlist keeps advancing on time, and afterwards the
+// archive catches up with every segment in the bucket (no gap).
+func TestS3OutageDuringPublish(t *testing.T) {
+	testenv.NeedFFmpeg(t)
+	if testing.Short() {
+		t.Skip("10 s outage")
+	}
+	t.Parallel()
+	srv := testenv.StartS3(t)
+	srv.MakeBucket("media")
+	spool := t.TempDir()
+	n := startOrigin(t, "", "--archive", "s3://media/arch", "--archive-spool", spool,
+		"--s3-endpoint", srv.Endpoint, "--s3-access-key", srv.AccessKey, "--s3-secret-key", srv.SecretKey)
+	testenv.PublishSource(t, testenv.Source{Duration: 40 * time.Second, Realtime: true}, "flv", n.rtmpURL("o"))
+	live := n.HTTP + "/live/o/video/index.m3u8"
+	m := waitSegments(t, live, 3, 30*time.Second)
+	before := m.MediaSequence + len(m.Segments)
+
+	srv.Stop()
+	down := time.Now()
+	// 10 s of 2 s segments: the live path must deliver about five, as usual.
+	testenv.Eventually(t, 20*time.Second, "live playlist advancing during the S3 outage", func() bool {
+		m := media(t, live)
+		return m.MediaSequence+len(m.Segments) >= before+4
+	})
+	if wait := time.Since(down); wait > 10*time.Second {
+		t.Errorf("4 live segments took %v during the outage", wait)
+	}
+	time.Sleep(10*time.Second - time.Since(down)) // keep S3 down for the full 10 s
+	if p := pendingUploads(t, n); p == 0 {
+		t.Fatal("no upload pending during the outage: was S3 down?")
+	}
+	srv.Start()
+	back := time.Now()
+	// What was indexed by now was queued for upload before S3 came back.
+	queued := readIndex(t, filepath.Join(spool, "o", "archive-index.jsonl"))
+	testenv.Eventually(t, 60*time.Second, "archive caught up after the outage", func() bool {
+		return pendingUploads(t, n) == 0
+	})
+	t.Logf("S3 catch-up after a 10 s outage: %v", time.Since(back).Round(10*time.Millisecond))
+	for _, r := range queued {
+		if r.Kind != "seg" {
+			continue
+		}
+		key := fmt.Sprintf("arch/o/%s/seg%d.m4s", r.Rendition, r.MSN)
+		if _, err := os.Stat(srv.Object("media", key)); err != nil {
+			t.Errorf("gap in the bucket: %s: %v", key, err)
+		}
+	}
+}
+
+// pendingUploads reads livecdn_archive_upload_pending from /metrics.
+func pendingUploads(t *testing.T, n *node) int {
+	t.Helper()
+	for _, line := range strings.Split(string(mustGet(t, n.HTTP+"/metrics")), "\n") {
+		if v, ok := strings.CutPrefix(line, "livecdn_archive_upload_pending "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return int(f)
+		}
+	}
+	t.Fatal("no livecdn_archive_upload_pending metric")
+	return 0
+}

@@ -64,8 +64,9 @@ type Archive struct {
 	mu      sync.RWMutex
 	streams map[string]*Index
 
-	stop context.CancelFunc
-	done chan struct{}
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // New loads every stream's index under cfg.Dir and starts the writer (and the
@@ -124,15 +125,17 @@ func New(cfg Config) (*Archive, error) {
 	return a, nil
 }
 
-// Close writes what is queued, stops the writer and the uploader (files not
+// Close (idempotent) writes what is queued, stops the writer and the uploader (files not
 // yet uploaded stay in the spool for the next start) and returns.
 func (a *Archive) Close() {
-	close(a.jobs)
-	<-a.done
-	a.stop()
-	if a.up != nil {
-		<-a.up.done
-	}
+	a.closeOnce.Do(func() {
+		close(a.jobs)
+		<-a.done
+		a.stop()
+		if a.up != nil {
+			<-a.up.done
+		}
+	})
 }
 
 // Add queues a completed segment for writing; it is Registry.OnSegment. It
@@ -168,45 +171,107 @@ func (a *Archive) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			a.m.queued.Dec()
-			start := time.Now()
-			if err := a.write(c); err != nil {
-				a.m.errors.Inc()
-				a.log.Error("archive write", "stream", c.Stream, "rendition", c.Rendition, "msn", c.Segment.MSN, "err", err)
+			// Group commit: whatever else is queued goes into the same
+			// index append and fsync, so a burst (many renditions finishing
+			// together, or a slow disk) costs one fsync, not one each.
+			batch := []live.Completed{c}
+		more:
+			for len(batch) < 64 {
+				select {
+				case c, ok := <-a.jobs:
+					if !ok {
+						break more
+					}
+					batch = append(batch, c)
+				default:
+					break more
+				}
 			}
+			start := time.Now()
+			a.writeBatch(batch)
 			a.m.writeSeconds.Observe(time.Since(start).Seconds())
-			a.unwritten.Add(-1)
+			a.m.queued.Sub(float64(len(batch)))
+			a.unwritten.Add(-int64(len(batch)))
 		case now := <-t.C:
 			a.prune(now)
 		}
 	}
 }
 
-// write stores the init section (once per session) and the segment, then
-// appends their records to the index and fsyncs it: a record is only ever
-// written after the file it names is in place.
-func (a *Archive) write(c live.Completed) error {
-	a.mu.RLock()
-	x := a.streams[c.Stream]
-	needInit := true
-	if x != nil {
-		if r := x.Rendition(c.Rendition); r != nil && r.Inits[c.Segment.Session] {
-			needInit = false
+// writeBatch stores the init sections (once per session) and segments, then
+// appends their records to each stream's index and fsyncs it: a record is
+// only ever written after the file it names is in place.
+func (a *Archive) writeBatch(batch []live.Completed) {
+	type initKey struct {
+		stream, rendition string
+		session           int
+	}
+	written := map[initKey]bool{}
+	recs := map[string][]Record{}
+	var order []string
+	for _, c := range batch {
+		k := initKey{c.Stream, c.Rendition, c.Segment.Session}
+		rs, err := a.writeMedia(c, !written[k])
+		if err != nil {
+			a.m.errors.Inc()
+			a.log.Error("archive write", "stream", c.Stream, "rendition", c.Rendition, "msn", c.Segment.MSN, "err", err)
+			continue
 		}
-		if r := x.Rendition(c.Rendition); r != nil && len(r.Segments) > 0 && r.Segments[len(r.Segments)-1].MSN >= c.Segment.MSN {
-			a.mu.RUnlock()
-			return nil // already archived
+		if len(rs) > 0 {
+			written[k] = true
+		}
+		if _, ok := recs[c.Stream]; !ok {
+			order = append(order, c.Stream)
+		}
+		recs[c.Stream] = append(recs[c.Stream], rs...)
+	}
+	for _, stream := range order {
+		if len(recs[stream]) == 0 {
+			continue
+		}
+		if err := a.appendIndex(stream, recs[stream]); err != nil {
+			a.m.errors.Inc()
+			a.log.Error("archive index append", "stream", stream, "err", err)
+			continue
+		}
+		a.mu.Lock()
+		if a.streams[stream] == nil {
+			a.streams[stream] = &Index{Stream: stream}
+		}
+		for _, r := range recs[stream] {
+			if a.streams[stream].add(r) && r.Kind == KindSegment {
+				a.m.segments.Inc()
+				a.m.bytes.Add(float64(r.Size))
+			}
+		}
+		a.mu.Unlock()
+	}
+}
+
+// writeMedia writes the segment's file (and its init section's, when this
+// batch has not yet and the index lacks it) and returns the records to index.
+func (a *Archive) writeMedia(c live.Completed, mayNeedInit bool) ([]Record, error) {
+	a.mu.RLock()
+	needInit := mayNeedInit
+	if x := a.streams[c.Stream]; x != nil {
+		if r := x.Rendition(c.Rendition); r != nil {
+			if r.Inits[c.Segment.Session] {
+				needInit = false
+			}
+			if n := len(r.Segments); n > 0 && r.Segments[n-1].MSN >= c.Segment.MSN {
+				a.mu.RUnlock()
+				return nil, nil // already archived
+			}
 		}
 	}
 	a.mu.RUnlock()
 	var recs []Record
 	if needInit {
 		if c.Init == nil {
-			return fmt.Errorf("no init section for session %d", c.Segment.Session)
+			return nil, fmt.Errorf("no init section for session %d", c.Segment.Session)
 		}
-		name := live.InitName(c.Segment.Session)
-		if err := a.writeFile(c.Stream, c.Rendition, name, c.Init); err != nil {
-			return err
+		if err := a.writeFile(c.Stream, c.Rendition, live.InitName(c.Segment.Session), c.Init); err != nil {
+			return nil, err
 		}
 		info := c.Info
 		recs = append(recs, Record{Kind: KindInit, Rendition: c.Rendition, Session: c.Segment.Session,
@@ -215,24 +280,11 @@ func (a *Archive) write(c live.Completed) error {
 	s := c.Segment
 	data := s.Data()
 	if err := a.writeFile(c.Stream, c.Rendition, live.SegmentName(s.MSN), data); err != nil {
-		return err
+		return nil, err
 	}
 	recs = append(recs, Record{Kind: KindSegment, Rendition: c.Rendition, Session: s.Session, MSN: s.MSN,
 		Disc: s.Discontinuity, DiscSeq: s.DiscSeq, Start: s.Start, PDT: s.PDT.UTC(), Duration: s.Duration, Size: len(data)})
-	if err := a.appendIndex(c.Stream, recs); err != nil {
-		return err
-	}
-	a.mu.Lock()
-	if a.streams[c.Stream] == nil {
-		a.streams[c.Stream] = &Index{Stream: c.Stream}
-	}
-	for _, r := range recs {
-		a.streams[c.Stream].add(r)
-	}
-	a.mu.Unlock()
-	a.m.segments.Inc()
-	a.m.bytes.Add(float64(len(data)))
-	return nil
+	return recs, nil
 }
 
 // writeFile writes a media file atomically (temporary file, then rename) and
