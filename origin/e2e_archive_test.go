@@ -231,7 +231,6 @@ func checkBadRequests(t *testing.T, n *node, from time.Time) {
 		{fmt.Sprintf("/api/clip/s.mp4?from=%d&to=%d&rendition=nope", f, f+2), 404, "unknown rendition"},
 		{"/replay/s/video/part1.0.m4s", 404, "parts are not archived"},
 		{"/replay/s/video/seg99999.m4s", 404, "not in the archive"},
-		{fmt.Sprintf("/replay/s/manifest.mpd?from=%d", f), 400, "closed range"},
 	} {
 		code, body := get(t, n.HTTP+tc.path)
 		if code != tc.code || !strings.Contains(string(body), tc.body) {
@@ -320,6 +319,17 @@ func TestStartOver(t *testing.T) {
 	resp.Body.Close()
 	if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=1" {
 		t.Errorf("open replay playlist Cache-Control %q", cc)
+	}
+	// DASH: a dynamic MPD over the whole archive, rewindable to its start.
+	mpd := string(mustGet(t, n.HTTP+"/replay/so/manifest.mpd"))
+	if !contains(mpd, `type="dynamic"`, `timeShiftBufferDepth="PT`, "video/seg$Number$.m4s") || strings.Contains(mpd, `timeShiftBufferDepth="PT0S"`) {
+		t.Errorf("start-over MPD:\n%s", mpd)
+	}
+	dres := testenv.Play(t, testenv.PlayOptions{Player: "dash", URL: n.HTTP + "/replay/so/manifest.mpd", Duration: 4 * time.Second,
+		Eval: "window.dashPlayer.getDvrWindow ? window.dashPlayer.getDvrWindow().size : -1"})
+	t.Logf("archive MPD in dash.js: %s; DVR window %s s", dres.Summary(), dres.Eval)
+	if !dres.Started || dres.Played < 3.5 || len(dres.FatalErrors()) > 0 {
+		t.Errorf("dash.js on the archive MPD played %.1fs; fatal errors %v", dres.Played, dres.FatalErrors())
 	}
 	res := testenv.Play(t, testenv.PlayOptions{Player: "hls", URL: url, Duration: 6 * time.Second,
 		Eval: "document.querySelector('video').seekable.end(0)"})

@@ -135,17 +135,43 @@ func (o *Origin) serveReplayMPD(w http.ResponseWriter, r *http.Request, stream s
 	if !ok {
 		return
 	}
-	if !v.complete {
-		o.fail(w, "replay-mpd", http.StatusBadRequest,
-			"DASH replay needs a closed range (from and to) that is fully archived; use the HLS replay playlist for an open range")
-		return
+	snaps := replay.Snapshots(v.idx, v.rng)
+	var body []byte
+	var err error
+	if v.complete || !v.live {
+		body, err = dash.Static(snaps, o.cfg.Packaging.SegmentTarget)
+	} else {
+		// Still growing: a dynamic MPD over the archive, whose
+		// timeShiftBufferDepth lets players seek back to its start.
+		body, err = o.archiveMPD(r, snaps)
 	}
-	body, err := dash.Static(replay.Snapshots(v.idx, v.rng), o.cfg.Packaging.SegmentTarget)
 	if err != nil {
 		o.fail(w, "replay-mpd", http.StatusNotFound, err.Error())
 		return
 	}
-	o.serveBytes(w, r, "replay-mpd", "application/dash+xml", ccImmutable, time.Time{}, body)
+	o.serveBytes(w, r, "replay-mpd", "application/dash+xml", v.cacheControl(), time.Time{}, body)
+}
+
+// archiveMPD writes the dynamic MPD of archived segments: only complete
+// segments, so no availabilityTimeOffset; availabilityStartTime is the
+// media time 0 of the oldest listed session.
+func (o *Origin) archiveMPD(r *http.Request, snaps []live.Snapshot) ([]byte, error) {
+	var ast time.Time
+	for _, s := range snaps {
+		if len(s.Segments) > 0 && s.Timescale > 0 {
+			zero := s.Segments[0].PDT.Add(-live.Dur(s.Segments[0].Start, s.Timescale))
+			if ast.IsZero() || zero.Before(ast) {
+				ast = zero
+			}
+		}
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	seg := o.cfg.Packaging.SegmentTarget
+	return dash.MPD(ast, time.Now(), snaps, dash.Config{PartTarget: seg, SegmentTarget: seg,
+		TimeURL: scheme + "://" + r.Host + "/api/time"})
 }
 
 // serveArchived serves an archived init section or segment: immutable, like
