@@ -56,6 +56,9 @@ func Build(video, audio *Track, from, to time.Time) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("video: %w", err)
 		}
+		if !v.overlaps(from, to) {
+			return nil, ErrEmpty
+		}
 		first := -1
 		for i, s := range v.samples {
 			if s.sync && (first < 0 || !s.wall.After(from)) {
@@ -80,6 +83,9 @@ func Build(video, audio *Track, from, to time.Time) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("audio: %w", err)
 		}
+		if video == nil && !a.overlaps(from, to) {
+			return nil, ErrEmpty
+		}
 		a.samples = cut(a.samples, start, to)
 		if len(a.samples) > 0 {
 			tracks = append(tracks, a)
@@ -89,6 +95,18 @@ func Build(video, audio *Track, from, to time.Time) ([]byte, error) {
 		return nil, ErrEmpty
 	}
 	return write(tracks)
+}
+
+// overlaps reports whether any sample plays during [from, to): the cut may
+// reach back to a keyframe before from, but not for a range with no media.
+func (t *track) overlaps(from, to time.Time) bool {
+	for _, s := range t.samples {
+		end := s.wall.Add(time.Duration(float64(s.Dur) / float64(t.timescale) * float64(time.Second)))
+		if end.After(from) && s.wall.Before(to) {
+			return true
+		}
+	}
+	return false
 }
 
 // cut keeps the samples that start in [from, to).
