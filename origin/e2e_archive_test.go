@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -153,6 +154,9 @@ func TestReplayAndClip(t *testing.T) {
 				t.Errorf("replay MPD:\n%s", mpd)
 			}
 			checkBadRequests(t, n, from)
+			if be.name == "disk" {
+				checkThroughEdge(t, n, q, fmt.Sprintf("?from=%d&to=%d", from.Unix()+2, to.Unix()))
+			}
 
 			if be.name == "disk" { // one browser run is enough: the bytes are the same
 				testenv.NeedBrowser(t)
@@ -185,6 +189,34 @@ func span(t *testing.T, file string) float64 {
 		lo, hi = min(lo, p.PTS), max(hi, p.PTS)
 	}
 	return hi - lo + (hi-lo)/float64(len(pkts)-1)
+}
+
+// checkThroughEdge: a real edge in front of the origin caches replay
+// playlists, clips and archived media, and keeps two ranges apart.
+func checkThroughEdge(t *testing.T, n *node, q1, q2 string) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	e := testenv.Start(t, addr, "edge", "--http", addr, "--origin", n.HTTP, "--cache-size", "64MiB")
+	for _, path := range []string{"/replay/s/index.m3u8" + q1, "/replay/s/video/index.m3u8" + q2,
+		"/replay/s/manifest.mpd" + q1, "/replay/s/video/seg5.m4s", "/api/clip/s.mp4" + q2} {
+		want := mustGet(t, n.HTTP+path)
+		for i, cache := range []string{"MISS", "HIT"} {
+			resp, err := http.Get(e.HTTP + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := new(strings.Builder)
+			_, _ = io.Copy(body, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || body.String() != string(want) {
+				t.Errorf("edge %s (request %d): %d, %d bytes; origin has %d bytes", path, i+1, resp.StatusCode, body.Len(), len(want))
+			}
+			// (A first request may already hit: the edge prefetches what a playlist names.)
+			if got := resp.Header.Get("X-Cache"); got != cache && !(i == 0 && got == "HIT") {
+				t.Errorf("edge %s request %d: X-Cache %q, want %s", path, i+1, got, cache)
+			}
+		}
+	}
 }
 
 func checkClip(t *testing.T, file string) {
