@@ -46,8 +46,11 @@ func (o *Origin) serveClip(w http.ResponseWriter, r *http.Request, path string) 
 		}
 	}
 	for _, rend := range v.idx.Renditions {
-		if video == nil && audio == nil && rend.Video {
-			video = rend // the first video rendition is the best one
+		// Without a choice, the largest video rendition (ladder names do
+		// not sort by quality) and the audio.
+		if q.Get("rendition") == "" && rend.Video &&
+			(video == nil || rend.Info.Width*rend.Info.Height > video.Info.Width*video.Info.Height) {
+			video = rend
 		}
 		if audio == nil && !rend.Video && (q.Get("rendition") == "" || video != nil) {
 			audio = rend

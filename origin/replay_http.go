@@ -50,6 +50,16 @@ func (o *Origin) openReplay(w http.ResponseWriter, r *http.Request, kind, stream
 			first.Format(time.RFC3339), last.Format(time.RFC3339)))
 		return nil, false
 	}
+	if rng.From.IsZero() {
+		// From the start of the archive, but no more than max back from the end.
+		end := rng.To
+		if end.IsZero() || end.After(last) {
+			end = last
+		}
+		if first.Before(end.Add(-max)) {
+			rng.From = end.Add(-max)
+		}
+	}
 	v := &replayView{idx: idx, rng: rng}
 	if st := o.streams.Get(stream); st != nil && st.Publisher() != nil {
 		v.live = true
