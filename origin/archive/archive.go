@@ -67,6 +67,8 @@ type Archive struct {
 	stop      context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
+	deletes   sync.WaitGroup // bucket deletes in flight
+	deleteMu  sync.Mutex     // one bucket delete at a time
 }
 
 // New loads every stream's index under cfg.Dir and starts the writer (and the
@@ -131,6 +133,7 @@ func (a *Archive) Close() {
 	a.closeOnce.Do(func() {
 		close(a.jobs)
 		<-a.done
+		a.deletes.Wait()
 		a.stop()
 		if a.up != nil {
 			<-a.up.done

@@ -25,7 +25,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dropped:      c("spool_dropped_total", "Files dropped from a full upload spool, never uploaded."),
 		pruned:       c("pruned_segments_total", "Segments removed by retention."),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "livecdn_archive_write_seconds",
-			Help: "Time to write one segment and fsync the index.", Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10)}),
+			Help: "Time to write a batch of segments (one or more) and fsync the index.", Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10)}),
 		uploadSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "livecdn_archive_upload_seconds",
 			Help: "Time to upload one file.", Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}),
 	}

@@ -111,11 +111,21 @@ func (a *Archive) pruneStream(stream string, now time.Time) error {
 
 func (a *Archive) removeMedia(stream, rendition, name string) {
 	_ = os.Remove(a.mediaPath(stream, rendition, name))
-	if a.cfg.Backend != nil {
+	if a.cfg.Backend == nil {
+		return
+	}
+	// Bucket deletes run beside the writer: a slow or unreachable bucket
+	// must not hold segment writes. One at a time, in order; Close waits.
+	key := Key(stream, rendition, name)
+	a.deletes.Add(1)
+	go func() {
+		defer a.deletes.Done()
+		a.deleteMu.Lock()
+		defer a.deleteMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := a.cfg.Backend.Delete(ctx, Key(stream, rendition, name)); err != nil {
-			a.log.Warn("archive retention: delete from bucket", "key", Key(stream, rendition, name), "err", err)
+		if err := a.cfg.Backend.Delete(ctx, key); err != nil {
+			a.log.Warn("archive retention: delete from bucket", "key", key, "err", err)
 		}
-	}
+	}()
 }

@@ -159,3 +159,24 @@ func TestS3SpoolBound(t *testing.T) {
 		t.Errorf("%d files pending with a 10 kB spool of 3 kB segments", n)
 	}
 }
+
+// TestS3Retention: retention removes the oldest segments from the bucket too.
+func TestS3Retention(t *testing.T) {
+	srv := testenv.StartS3(t)
+	a := s3Archive(t, srv, t.TempDir(), func(c *archive.Config) { c.MaxSize, c.PruneEvery = 2500, 20*time.Millisecond })
+	defer a.Close()
+	f := newFeeder(a, "s", 1, 0, time.Now().Add(-time.Hour))
+	for range 5 {
+		f.segment(1000, false)
+	}
+	flush(t, a)
+	testenv.Eventually(t, 20*time.Second, "old segments deleted from the bucket", func() bool {
+		_, err0 := os.Stat(srv.Object("media", "arch/s/video/seg0.m4s"))
+		_, err2 := os.Stat(srv.Object("media", "arch/s/video/seg2.m4s"))
+		_, err4 := os.Stat(srv.Object("media", "arch/s/video/seg4.m4s"))
+		return os.IsNotExist(err0) && os.IsNotExist(err2) && err4 == nil && a.Pending() == 0
+	})
+	if n := len(a.Index("s").Rendition("video").Segments); n != 2 {
+		t.Errorf("%d segments indexed after retention, want 2", n)
+	}
+}
