@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+
 	"github.com/livecdn/livecdn/internal/testenv"
 )
 
@@ -81,9 +83,22 @@ func TestStartOver(t *testing.T) {
 	testenv.NeedFFmpeg(t)
 	testenv.NeedBrowser(t)
 	t.Parallel()
-	n := startOrigin(t, "")
+	n := startOrigin(t, "", "--window", "3")
 	testenv.PublishSource(t, testenv.Source{Duration: 90 * time.Second, Realtime: true}, "flv", n.rtmpURL("so"))
-	waitSegments(t, n.HTTP+"/live/so/video/index.m3u8", 6, 40*time.Second)
+	testenv.Eventually(t, 40*time.Second, "seg0 out of the live window", func() bool {
+		code, b := get(t, n.HTTP+"/live/so/video/index.m3u8")
+		var m playlist.Media
+		return code == http.StatusOK && m.Unmarshal(b) == nil && m.MediaSequence > 1
+	})
+	// The live MPD lists the archive before its window (timeShiftBufferDepth
+	// beyond the 3-segment window), and those segments are served under /live/.
+	liveMPD := string(mustGet(t, n.HTTP+"/live/so/manifest.mpd"))
+	if !contains(liveMPD, `startNumber="0"`) {
+		t.Errorf("live MPD does not reach back to seg0:\n%s", liveMPD)
+	}
+	if a, b := mustGet(t, n.HTTP+"/live/so/video/seg0.m4s"), mustGet(t, n.HTTP+"/replay/so/video/seg0.m4s"); string(a) != string(b) {
+		t.Errorf("seg0 under /live/ (from the archive) differs from /replay/")
+	}
 	url := n.HTTP + "/replay/so/index.m3u8"
 	first := media(t, n.HTTP+"/replay/so/video/index.m3u8")
 	if first.Endlist || first.Start == nil || first.Start.TimeOffset > time.Millisecond {

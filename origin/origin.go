@@ -43,16 +43,20 @@ type Config struct {
 	ReplayMax time.Duration
 	// ClipMax caps the range of one clip, which is read and built in memory.
 	ClipMax time.Duration
+	// Rewind is how much archived media the live MPD lists before its
+	// window (its timeShiftBufferDepth); longer lets DASH players seek
+	// further back at the cost of a larger MPD on every reload. 0: none.
+	Rewind time.Duration
 	// Home is served at "/" (the watch page); 404 when nil.
 	Home http.Handler
 }
 
 // DefaultConfig returns the defaults: 200 ms parts, 2 s segments, a window of
 // 10 segments, idle streams kept for 2 minutes, replay ranges up to a day and
-// clips up to an hour.
+// clips up to an hour, a 10-minute DASH rewind window from the archive.
 func DefaultConfig() Config {
 	return Config{Packaging: cmaf.DefaultConfig(), Window: 10, Linger: 2 * time.Minute,
-		ReplayMax: 24 * time.Hour, ClipMax: time.Hour}
+		ReplayMax: 24 * time.Hour, ClipMax: time.Hour, Rewind: 10 * time.Minute}
 }
 
 // Origin packages published streams and serves them over HTTP. It implements

@@ -18,7 +18,7 @@ import (
 // archiveFlags are the archive and replay flags of `livecdn origin`.
 type archiveFlags struct {
 	spool, s3Endpoint, s3AccessKey, s3SecretKey, s3Region string
-	retention, replayMax, clipMax                         time.Duration
+	retention, replayMax, clipMax, rewind                 time.Duration
 	maxSize, spoolMax                                     config.Size
 }
 
@@ -33,6 +33,7 @@ func (f *archiveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.s3Region, "s3-region", "", "S3 region (default $AWS_REGION)")
 	fs.DurationVar(&f.replayMax, "replay-max", 24*time.Hour, "longest range one replay playlist may cover")
 	fs.DurationVar(&f.clipMax, "clip-max", time.Hour, "longest range one clip may cover")
+	fs.DurationVar(&f.rewind, "rewind", 10*time.Minute, "archived media the live DASH MPD lists before its window (timeShiftBufferDepth); 0: the window only")
 	f.spoolMax = 1 << 30
 }
 
@@ -44,6 +45,8 @@ func (f *archiveFlags) validate(dir string) error {
 		return usageError{fmt.Errorf("--replay-max %v: want at least 1m", f.replayMax)}
 	case f.clipMax < time.Second || f.clipMax > 24*time.Hour:
 		return usageError{fmt.Errorf("--clip-max %v: want 1s to 24h", f.clipMax)}
+	case f.rewind < 0 || f.rewind > 24*time.Hour:
+		return usageError{fmt.Errorf("--rewind %v: want 0 to 24h", f.rewind)}
 	case f.spoolMax < 1<<20:
 		return usageError{fmt.Errorf("--archive-spool-max %v: want at least 1MiB", f.spoolMax.String())}
 	}

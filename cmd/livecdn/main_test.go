@@ -31,6 +31,7 @@ func TestBadFlagsExit2WithOneLine(t *testing.T) {
 		{"origin", "--archive-retention", "-1h"},
 		{"origin", "--archive-max-size", "lots"},
 		{"origin", "--archive-spool-max", "1KiB"},
+		{"origin", "--rewind", "-1m"},
 		{"clip", "--stream", "s"},
 		{"clip", "--stream", "s", "--from", "1", "--to", "2", "-o", "x.mp4", "--origin", "ftp://h"},
 		{"demo", "--edges-typo", "3"},
@@ -60,7 +61,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"-srt", `(default ":8890")`, "-archive", "-keys-file", "-ladder", "-part", "(default 200ms)", "-segment", "(default 2s)",
 		"-window", "(default 10)", "-takeover", "-webhook", "-log-format", "-config", "LIVECDN_",
 		"-archive-spool", "-archive-spool-max", "-archive-retention", "-archive-max-size", "-s3-endpoint",
-		"-s3-access-key", "-s3-secret-key", "-s3-region", "-replay-max", "(default 24h0m0s)", "-clip-max", "(default 1h0m0s)"} {
+		"-s3-access-key", "-s3-secret-key", "-s3-region", "-replay-max", "(default 24h0m0s)", "-clip-max", "(default 1h0m0s)", "-rewind", "(default 10m0s)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("origin --help lacks %q", want)
 		}

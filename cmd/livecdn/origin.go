@@ -140,7 +140,7 @@ func startOrigin(f originFlags, log *slog.Logger, home http.Handler) (*originSta
 		return nil, err
 	}
 	ocfg.Window, ocfg.Linger, ocfg.DataDir = f.window, f.linger, dataDir
-	ocfg.Archive, ocfg.ReplayMax, ocfg.ClipMax = arch, f.arch.replayMax, f.arch.clipMax
+	ocfg.Archive, ocfg.ReplayMax, ocfg.ClipMax, ocfg.Rewind = arch, f.arch.replayMax, f.arch.clipMax, f.arch.rewind
 	ocfg.Logger, ocfg.Registerer, ocfg.Gatherer = log, reg, reg
 	ocfg.Home = home
 	if ocfg.Home == nil {
