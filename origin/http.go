@@ -53,6 +53,10 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/live/"):
 		o.serveLive(w, r, path)
+	case strings.HasPrefix(path, "/replay/"):
+		o.serveReplay(w, r, path)
+	case strings.HasPrefix(path, "/api/clip/"):
+		o.serveClip(w, r, path)
 	case path == "/healthz":
 		h.Set("Cache-Control", ccNoStore)
 		fmt.Fprintln(w, "ok")
@@ -71,7 +75,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", ccNoStore)
 		h.Set("Content-Type", "text/plain")
 		fmt.Fprint(w, time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
-	case o.cfg.Home != nil && !strings.HasPrefix(path, "/live") && !strings.HasPrefix(path, "/api/"):
+	case o.cfg.Home != nil && !strings.HasPrefix(path, "/live") && !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/replay"):
 		o.cfg.Home.ServeHTTP(w, r)
 	default:
 		o.fail(w, "other", http.StatusNotFound, "not found")
@@ -121,9 +125,9 @@ func (o *Origin) serveLive(w http.ResponseWriter, r *http.Request, path string) 
 	case live.KindPlaylist:
 		o.serveMedia(w, r, st, rend)
 	case live.KindInit:
-		o.serveInit(w, r, rend, obj.Session)
+		o.serveInit(w, r, st.Name, rend, obj.Session)
 	case live.KindSegment:
-		o.serveSegment(w, r, rend, obj.MSN)
+		o.serveSegment(w, r, st.Name, rend, obj.MSN)
 	case live.KindPart:
 		o.servePart(w, r, rend, obj.MSN, obj.Part)
 	}
@@ -149,9 +153,12 @@ func (o *Origin) serveBytes(w http.ResponseWriter, r *http.Request, kind, ctype,
 	http.ServeContent(w, r, "", mod, bytes.NewReader(body))
 }
 
-func (o *Origin) serveInit(w http.ResponseWriter, r *http.Request, rend *live.Rendition, session int) {
+func (o *Origin) serveInit(w http.ResponseWriter, r *http.Request, stream string, rend *live.Rendition, session int) {
 	b, ok := rend.Init(session)
 	if !ok {
+		if o.serveFromArchive(w, r, "init", stream, rend.Name, live.InitName(session)) {
+			return
+		}
 		o.fail(w, "init", http.StatusNotFound, "no such init section")
 		return
 	}
@@ -175,9 +182,14 @@ func (o *Origin) servePart(w http.ResponseWriter, r *http.Request, rend *live.Re
 	}
 }
 
-func (o *Origin) serveSegment(w http.ResponseWriter, r *http.Request, rend *live.Rendition, msn int64) {
+func (o *Origin) serveSegment(w http.ResponseWriter, r *http.Request, stream string, rend *live.Rendition, msn int64) {
 	if seg, ok := rend.Segment(msn); ok && seg.Complete {
 		o.serveBytes(w, r, "segment", "video/mp4", ccImmutable, seg.PDT, seg.Data())
+		return
+	}
+	// Older than the window: the archive has the same name with the same
+	// bytes (players rewinding in the live MPD's time-shift buffer ask here).
+	if last, _, ok := rend.Last(); ok && msn < last && o.serveFromArchive(w, r, "segment", stream, rend.Name, live.SegmentName(msn)) {
 		return
 	}
 	// The segment in progress (or the next one) goes out chunked as its parts
@@ -215,6 +227,19 @@ func (o *Origin) serveSegment(w http.ResponseWriter, r *http.Request, rend *live
 }
 
 var errHead = errors.New("head request: no body")
+
+// serveFromArchive answers with an archived object when there is one.
+func (o *Origin) serveFromArchive(w http.ResponseWriter, r *http.Request, kind, stream, rendition, name string) bool {
+	if o.cfg.Archive == nil {
+		return false
+	}
+	b, err := o.cfg.Archive.Open(r.Context(), stream, rendition, name)
+	if err != nil {
+		return false
+	}
+	o.serveBytes(w, r, kind, "video/mp4", ccImmutable, time.Time{}, b)
+	return true
+}
 
 // streamJSON is one entry of GET /api/streams.
 type streamJSON struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/livecdn/livecdn/origin/archive"
 	"github.com/livecdn/livecdn/origin/cmaf"
 	"github.com/livecdn/livecdn/origin/live"
 )
@@ -35,14 +36,27 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; /metrics is 404 when nil.
 	Gatherer prometheus.Gatherer
+	// Archive, when set, receives every completed segment and serves
+	// /replay/ and /api/clip/; both are 404 without it.
+	Archive *archive.Archive
+	// ReplayMax caps the range of one replay playlist.
+	ReplayMax time.Duration
+	// ClipMax caps the range of one clip, which is read and built in memory.
+	ClipMax time.Duration
+	// Rewind is how much archived media the live MPD lists before its
+	// window (its timeShiftBufferDepth); longer lets DASH players seek
+	// further back at the cost of a larger MPD on every reload. 0: none.
+	Rewind time.Duration
 	// Home is served at "/" (the watch page); 404 when nil.
 	Home http.Handler
 }
 
 // DefaultConfig returns the defaults: 200 ms parts, 2 s segments, a window of
-// 10 segments, idle streams kept for 2 minutes.
+// 10 segments, idle streams kept for 2 minutes, replay ranges up to a day and
+// clips up to an hour, a 10-minute DASH rewind window from the archive.
 func DefaultConfig() Config {
-	return Config{Packaging: cmaf.DefaultConfig(), Window: 10, Linger: 2 * time.Minute}
+	return Config{Packaging: cmaf.DefaultConfig(), Window: 10, Linger: 2 * time.Minute,
+		ReplayMax: 24 * time.Hour, ClipMax: time.Hour, Rewind: 10 * time.Minute}
 }
 
 // Origin packages published streams and serves them over HTTP. It implements
@@ -70,6 +84,12 @@ func New(cfg Config) *Origin {
 	if cfg.Linger <= 0 {
 		cfg.Linger = d.Linger
 	}
+	if cfg.ReplayMax <= 0 {
+		cfg.ReplayMax = d.ReplayMax
+	}
+	if cfg.ClipMax <= 0 {
+		cfg.ClipMax = d.ClipMax
+	}
 	if cfg.BlockTimeout <= 0 {
 		cfg.BlockTimeout = 3 * cfg.Packaging.SegmentTarget
 	}
@@ -78,8 +98,12 @@ func New(cfg Config) *Origin {
 		log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	reg := &live.Registry{Window: cfg.Window}
+	if cfg.Archive != nil {
+		reg.OnSegment = cfg.Archive.Add
+	}
 	o := &Origin{
-		cfg: cfg, log: log, streams: &live.Registry{Window: cfg.Window},
+		cfg: cfg, log: log, streams: reg,
 		state: &live.StateStore{Dir: cfg.DataDir}, metrics: newMetrics(cfg.Registerer),
 		stop: cancel, done: make(chan struct{}),
 	}

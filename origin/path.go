@@ -24,14 +24,17 @@ type route struct {
 // rather than cleans: "..", empty or encoded separators, control bytes and
 // over-long names never reach a lookup, so there is exactly one spelling of
 // every URL (which is also what keeps CDN cache keys unambiguous).
-func parseLivePath(escaped string) (route, error) {
+func parseLivePath(escaped string) (route, error) { return parsePath("/live/", escaped) }
+
+// parsePath parses a path below prefix (/live/ or /replay/) the same way.
+func parsePath(prefix, escaped string) (route, error) {
 	if len(escaped) > maxPath {
 		return route{}, errors.Join(errBadPath, errors.New("path too long"))
 	}
 	if strings.Contains(escaped, "%") {
 		return route{}, errors.Join(errBadPath, errors.New("escaped characters are not allowed"))
 	}
-	rest, ok := strings.CutPrefix(escaped, "/live/")
+	rest, ok := strings.CutPrefix(escaped, prefix)
 	if !ok {
 		return route{}, errBadPath
 	}

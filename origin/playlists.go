@@ -10,6 +10,7 @@ import (
 	"github.com/livecdn/livecdn/origin/dash"
 	"github.com/livecdn/livecdn/origin/hls"
 	"github.com/livecdn/livecdn/origin/live"
+	"github.com/livecdn/livecdn/origin/replay"
 )
 
 func (o *Origin) hlsConfig() hls.Config {
@@ -99,7 +100,7 @@ func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, st *live.Strea
 		PartTarget: o.cfg.Packaging.PartTarget, SegmentTarget: o.cfg.Packaging.SegmentTarget,
 		TimeURL: scheme + "://" + r.Host + "/api/time",
 	}
-	body, err := dash.MPD(st.Created(), time.Now(), snapshots(st), cfg)
+	body, err := dash.MPD(st.Created(), time.Now(), o.withArchive(st.Name, snapshots(st)), cfg)
 	if err != nil {
 		o.fail(w, "mpd", http.StatusNotFound, err.Error())
 		return
@@ -135,4 +136,34 @@ func (o *Origin) serveStreams(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", ccNoStore)
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// withArchive puts up to Rewind of archived segments in front of each live
+// window, so the live MPD's timeShiftBufferDepth reaches back past the window
+// and players can seek there (the segments are served from the archive).
+func (o *Origin) withArchive(stream string, snaps []live.Snapshot) []live.Snapshot {
+	if o.cfg.Archive == nil || o.cfg.Rewind <= 0 {
+		return snaps
+	}
+	idx := o.cfg.Archive.Index(stream)
+	if idx == nil {
+		return snaps
+	}
+	since := time.Now().Add(-o.cfg.Rewind)
+	for i, s := range snaps {
+		rend := idx.Rendition(s.Name)
+		if rend == nil || len(s.Segments) == 0 || rend.Timescale != s.Timescale {
+			continue
+		}
+		first := s.Segments[0].MSN
+		older := replay.Snapshot(rend, replay.Range{From: since})
+		n := 0
+		for n < len(older.Segments) && older.Segments[n].MSN < first {
+			n++
+		}
+		if n > 0 {
+			snaps[i].Segments = append(older.Segments[:n:n], s.Segments...)
+		}
+	}
+	return snaps
 }

@@ -111,7 +111,11 @@ type session struct {
 	pk    *cmaf.Packager
 	state live.State
 	zero  time.Time
+	used  int64 // one past the last MSN emitted; 0 before the first
 }
+
+// msnBlock is how many media sequence numbers one state save reserves.
+const msnBlock = 32
 
 var _ ingest.Sink = (*session)(nil)
 
@@ -136,6 +140,17 @@ func (s *session) WriteUnit(u *ingest.Unit) error {
 func (s *session) Close() {
 	s.mu.Lock()
 	s.pk.Flush()
+	if s.used > 0 && s.used < s.state.NextMSN {
+		// Return the unused rest of the reserved block: the next session
+		// continues right after the last number this one used.
+		st, err := s.o.state.Load(s.name)
+		if err == nil && st.Sessions == s.state.Sessions { // no newer session took over
+			st.NextMSN = s.used
+			if err := s.o.state.Save(s.name, st); err != nil {
+				s.o.log.Error("save stream state", "stream", s.name, "err", err)
+			}
+		}
+	}
 	s.mu.Unlock()
 	s.stream.End(s.rends)
 }
@@ -143,12 +158,17 @@ func (s *session) Close() {
 // emit stores a part; it runs on the publisher's goroutine with mu held.
 func (s *session) emit(p *cmaf.Part) {
 	if p.MSN >= s.state.NextMSN {
-		// Reserve the number on disk before anyone can see it, so a restart never reuses it.
-		s.state.NextMSN = p.MSN + 1
+		// Reserve numbers on disk before anyone can see them, so a restart
+		// never reuses one. A block at a time keeps the file write (and its
+		// wait on a busy filesystem journal, e.g. behind the archive's
+		// fsyncs) off all but one segment in msnBlock; a crash skips at most
+		// the rest of a block, a clean end gives it back (Close).
+		s.state.NextMSN = p.MSN + msnBlock
 		if err := s.o.state.Save(s.name, s.state); err != nil {
 			s.o.log.Error("save stream state", "stream", s.name, "err", err)
 		}
 	}
+	s.used = p.MSN + 1
 	r := s.rends[p.Track]
 	seg := live.Segment{
 		MSN: p.MSN, Session: s.state.Sessions, DiscSeq: s.state.DiscSeq,

@@ -67,6 +67,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
 	echo "$lock_sum" >"$stamp"
 fi
 
+# The S3-compatible server the archive tests start (versitygw, posix
+# backend), only when missing; internal/testenv finds it in GOPATH/bin.
+if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/versitygw" ]; then
+	echo "test.sh: go install versitygw"
+	go install github.com/versity/versitygw/cmd/versitygw@v1.7.0 </dev/null
+fi
+
 echo "test.sh: gofmt"
 unformatted=$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -print0 | xargs -0 -r gofmt -l)
 if [ -n "$unformatted" ]; then

@@ -25,6 +25,7 @@ var commands = []command{
 	{"origin", "ingest RTMP/RTSP/SRT, package CMAF, serve HLS, LL-HLS and DASH", runOrigin},
 	{"edge", "cache node: serve viewers from an origin, one fetch per object", runEdge},
 	{"demo", "origin with a built-in live source, printing a URL to watch", runDemo},
+	{"clip", "cut an MP4 of an archived time range from an origin", runClip},
 	{"sign", "print a signed viewer URL for an edge with --sign-key", runSign},
 	{"status", "print a cluster's members, roles, key shares, hit ratios and viewers", runStatus},
 	{"drain", "drain one node: stop owning keys, finish responses, leave, exit", runDrain},

@@ -25,6 +25,16 @@ func TestBadFlagsExit2WithOneLine(t *testing.T) {
 		{"origin", "--log-format", "xml"},
 		{"origin", "--ladder", "nope"},
 		{"origin", "extra-arg"},
+		{"origin", "--archive", "s3://"},
+		{"origin", "--archive", "s3://b?x=1"},
+		{"origin", "--clip-max", "0s"},
+		{"origin", "--replay-max", "1s"},
+		{"origin", "--archive-retention", "-1h"},
+		{"origin", "--archive-max-size", "lots"},
+		{"origin", "--archive-spool-max", "1KiB"},
+		{"origin", "--rewind", "-1m"},
+		{"clip", "--stream", "s"},
+		{"clip", "--stream", "s", "--from", "1", "--to", "2", "-o", "x.mp4", "--origin", "ftp://h"},
 		{"demo", "--edges-typo", "3"},
 		{"nosuchcommand"},
 	} {
@@ -50,7 +60,9 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 	for _, want := range []string{"-http", `(default ":8080")`, "-rtmp", `(default ":1935")`, "-rtsp", `(default ":8554")`,
 		"-srt", `(default ":8890")`, "-archive", "-keys-file", "-ladder", "-part", "(default 200ms)", "-segment", "(default 2s)",
-		"-window", "(default 10)", "-takeover", "-webhook", "-log-format", "-config", "LIVECDN_"} {
+		"-window", "(default 10)", "-takeover", "-webhook", "-log-format", "-config", "LIVECDN_",
+		"-archive-spool", "-archive-spool-max", "-archive-retention", "-archive-max-size", "-s3-endpoint",
+		"-s3-access-key", "-s3-secret-key", "-s3-region", "-replay-max", "(default 24h0m0s)", "-clip-max", "(default 1h0m0s)", "-rewind", "(default 10m0s)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("origin --help lacks %q", want)
 		}
@@ -116,5 +128,22 @@ func TestDemo(t *testing.T) {
 	}
 	if err := p.Stop(10 * time.Second); err != nil {
 		t.Errorf("demo after SIGTERM: %v", err)
+	}
+}
+
+// `livecdn clip` exits 1 with the origin's reason when the clip is refused,
+// and --archive-spool etc. come from YAML and LIVECDN_ variables like every flag.
+func TestClipRefused(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg := filepath.Join(t.TempDir(), "origin.yaml")
+	os.WriteFile(cfg, []byte("rtmp: \"\"\nrtsp: \"\"\nsrt: \"\"\nclip-max: 10s\n"), 0o644)
+	t.Setenv("LIVECDN_ARCHIVE_RETENTION", "48h")
+	testenv.Start(t, addr, "origin", "--config", cfg, "--http", addr, "--archive", t.TempDir())
+	cmd := exec.Command(testenv.Binary(t), "clip", "--origin", "http://"+addr, "--stream", "nosuch",
+		"--from", "1767366245", "--to", "1767366255", "-o", filepath.Join(t.TempDir(), "c.mp4"))
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "unknown stream") {
+		t.Errorf("clip of an unknown stream: %v\n%s", err, out)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/livecdn/livecdn/ingest/srt"
 	"github.com/livecdn/livecdn/internal/config"
 	"github.com/livecdn/livecdn/origin"
+	"github.com/livecdn/livecdn/origin/archive"
 	"github.com/livecdn/livecdn/origin/watch"
 	"github.com/livecdn/livecdn/transcode"
 )
@@ -34,6 +35,7 @@ type originFlags struct {
 	window                       int
 	takeover                     bool
 	log                          logFlags
+	arch                         archiveFlags
 	parsedLadder                 *transcode.Ladder
 }
 
@@ -45,7 +47,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rtsp, "rtsp", ":8554", "RTSP listen address (empty: off)")
 	fs.StringVar(&f.srt, "srt", ":8890", "SRT listen address, UDP (empty: off)")
 	fs.StringVar(&f.srtPassphrase, "srt-passphrase", "", "require SRT publishers to encrypt with this passphrase (10-80 characters)")
-	fs.StringVar(&f.archive, "archive", "./archive", "data directory: stream counters that survive restarts")
+	fs.StringVar(&f.archive, "archive", "./archive", "archive: a directory (stream counters, index, every segment) or s3://bucket/prefix (see --archive-spool); empty: none")
 	fs.StringVar(&f.keysFile, "keys-file", "", "YAML publish keys (streams: {name: key}, default: key); empty: any name may publish")
 	fs.StringVar(&f.webhook, "webhook", "", "URL that must approve each publish (POST JSON, 2xx = yes)")
 	fs.BoolVar(&f.takeover, "takeover", false, "let a new publisher replace the live one on the same name")
@@ -56,6 +58,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.linger, "linger", d.Linger, "how long a stream stays servable after its publisher left")
 	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM, how long in-flight HTTP requests may finish")
 	f.log.register(fs)
+	f.arch.register(fs)
 }
 
 func (f *originFlags) validate() error {
@@ -66,6 +69,9 @@ func (f *originFlags) validate() error {
 		return usageError{fmt.Errorf("--segment %v: want at least --part and at most 30s", f.segment)}
 	case f.window < 3 || f.window > 1000:
 		return usageError{fmt.Errorf("--window %d: want 3 to 1000", f.window)}
+	}
+	if err := f.arch.validate(f.archive); err != nil {
+		return err
 	}
 	ladder, err := transcode.LoadLadder(f.ladder)
 	if err != nil {
@@ -115,6 +121,7 @@ type originStack struct {
 	hub        *ingest.Hub
 	transcoder *transcode.Transcoder // nil for a passthrough ladder
 	origin     *origin.Origin
+	archive    *archive.Archive // nil without --archive
 	closers    []func()
 	http       *http.Server
 	httpLn     net.Listener
@@ -128,13 +135,18 @@ func startOrigin(f originFlags, log *slog.Logger, home http.Handler) (*originSta
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ocfg := origin.DefaultConfig()
 	ocfg.Packaging.PartTarget, ocfg.Packaging.SegmentTarget = f.part, f.segment
-	ocfg.Window, ocfg.Linger, ocfg.DataDir = f.window, f.linger, f.archive
+	arch, dataDir, err := openArchive(f.archive, f.arch, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	ocfg.Window, ocfg.Linger, ocfg.DataDir = f.window, f.linger, dataDir
+	ocfg.Archive, ocfg.ReplayMax, ocfg.ClipMax, ocfg.Rewind = arch, f.arch.replayMax, f.arch.clipMax, f.arch.rewind
 	ocfg.Logger, ocfg.Registerer, ocfg.Gatherer = log, reg, reg
 	ocfg.Home = home
 	if ocfg.Home == nil {
 		ocfg.Home = watch.Handler("")
 	}
-	s := &originStack{log: log, origin: origin.New(ocfg), served: make(chan error, 1)}
+	s := &originStack{log: log, origin: origin.New(ocfg), archive: arch, served: make(chan error, 1)}
 
 	var handler ingest.Handler = s.origin
 	if f.parsedLadder != nil && !f.parsedLadder.Passthrough() {
@@ -213,6 +225,16 @@ func (s *originStack) startIngest(f originFlags, log *slog.Logger) error {
 func (s *originStack) close() {
 	s.closeIngest()
 	s.origin.Close()
+	s.closeArchive()
+}
+
+// closeArchive writes the segments still queued; it runs after the
+// publishers' sessions ended, so their last segments are among them.
+func (s *originStack) closeArchive() {
+	if s.archive != nil {
+		s.archive.Close()
+		s.archive = nil
+	}
 }
 
 func (s *originStack) closeIngest() {
@@ -238,6 +260,7 @@ func (s *originStack) shutdown(drain time.Duration) error {
 	defer cancel()
 	err := s.http.Shutdown(ctx)
 	s.origin.Close()
+	s.closeArchive()
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("drain timed out; closing remaining connections")
 		_ = s.http.Close()

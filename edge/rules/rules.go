@@ -47,6 +47,25 @@ func Classify(p string) Kind {
 // belong to its cache key.
 var LLHLSParams = []string{"_HLS_msn", "_HLS_part", "_HLS_skip"}
 
+// ReplayParams are the query parameters that choose the range of a replay
+// playlist or MPD (/replay/…) or a clip (/api/clip/…): without them in the
+// key, every range of a stream would share one cache entry.
+var ReplayParams = []string{"from", "rendition", "to"}
+
+// rangeKeyed reports whether a path's response depends on ReplayParams:
+// replay playlists and MPDs and clips do; archived media (immutable, named
+// by sequence number) does not.
+func rangeKeyed(p string) bool {
+	switch {
+	case strings.HasPrefix(p, "/api/clip/"):
+		return true
+	case strings.HasPrefix(p, "/replay/"):
+		k := Classify(p)
+		return k == Playlist || k == MPD
+	}
+	return false
+}
+
 // MaxPath bounds request paths; nothing we serve has a longer name.
 const MaxPath = 2048
 
@@ -134,6 +153,9 @@ func Key(escapedPath, rawQuery string, keep []string) string {
 	var names []string
 	if Classify(escapedPath) == Playlist {
 		names = append(names, LLHLSParams...)
+	}
+	if rangeKeyed(escapedPath) {
+		names = append(names, ReplayParams...)
 	}
 	names = append(names, keep...)
 	sort.Strings(names)

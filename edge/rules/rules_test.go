@@ -17,6 +17,13 @@ func TestKey(t *testing.T) {
 		{"/live/s/v/index.m3u8", "_HLS_skip=YES&_HLS_msn=5", "/live/s/v/index.m3u8?_HLS_msn=5&_HLS_skip=YES"},
 		{"/live/s/v/seg1.m4s", "_HLS_msn=5", "/live/s/v/seg1.m4s"},
 		{"/live/s/v/index.m3u8", "%zz", "/live/s/v/index.m3u8"},
+		// Replay playlists and clips are chosen by their range; their media is not.
+		{"/replay/s/index.m3u8", "to=20&from=10&token=x", "/replay/s/index.m3u8?from=10&to=20"},
+		{"/replay/s/video/index.m3u8", "from=10", "/replay/s/video/index.m3u8?from=10"},
+		{"/replay/s/manifest.mpd", "from=10&to=20", "/replay/s/manifest.mpd?from=10&to=20"},
+		{"/replay/s/video/seg3.m4s", "from=10&to=20", "/replay/s/video/seg3.m4s"},
+		{"/api/clip/s.mp4", "rendition=v&from=10&to=20&utm=1", "/api/clip/s.mp4?from=10&rendition=v&to=20"},
+		{"/live/s/v/index.m3u8", "from=10", "/live/s/v/index.m3u8"},
 	} {
 		if got := Key(tc.path, tc.query, nil); got != tc.want {
 			t.Errorf("Key(%q, %q) = %q, want %q", tc.path, tc.query, got, tc.want)
@@ -78,6 +85,8 @@ func TestFreshness(t *testing.T) {
 func FuzzKey(f *testing.F) {
 	f.Add("/live/s/v/index.m3u8", "_HLS_msn=1&_HLS_part=2&x=y")
 	f.Add("/live/s/v/seg1.m4s", "a=b&a=c")
+	f.Add("/replay/s/index.m3u8", "to=2&from=1&x=y")
+	f.Add("/api/clip/s.mp4", "rendition=v&from=1&to=2")
 	f.Fuzz(func(t *testing.T, p, q string) {
 		if CheckPath(p) != nil {
 			return
@@ -94,9 +103,13 @@ func FuzzKey(f *testing.F) {
 		if k2 := Key(p, rest, nil); k2 != k {
 			t.Fatalf("key not canonical: %q → %q", k, k2)
 		}
-		// Only LL-HLS parameters of playlists survive.
+		// Only LL-HLS parameters of playlists, and the range of replay
+		// playlists and clips, survive.
 		if vals, err := url.ParseQuery(rest); err == nil {
 			for name := range vals {
+				if rangeKeyed(p) && (name == "from" || name == "to" || name == "rendition") {
+					continue
+				}
 				if Classify(p) != Playlist || !strings.HasPrefix(name, "_HLS_") {
 					t.Fatalf("key %q keeps %q", k, name)
 				}

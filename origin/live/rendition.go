@@ -28,10 +28,43 @@ type Rendition struct {
 	window    int
 	active    bool // a publisher is feeding it
 	changed   chan struct{}
+	stream    string
+	onDone    func(Completed) // see Registry.OnSegment
 }
 
-func newRendition(name string, video bool, window int) *Rendition {
-	return &Rendition{Name: name, Video: video, window: window, inits: map[int][]byte{}, changed: make(chan struct{})}
+func newRendition(stream, name string, video bool, window int, onDone func(Completed)) *Rendition {
+	return &Rendition{Name: name, Video: video, window: window, inits: map[int][]byte{}, changed: make(chan struct{}),
+		stream: stream, onDone: onDone}
+}
+
+// Completed is what Registry.OnSegment receives for each completed segment:
+// the segment (a copy; Data is set) and what is needed to play it alone.
+type Completed struct {
+	Stream, Rendition string
+	Video             bool
+	Info              cmaf.Info
+	Timescale         int64
+	// Init is the init section of the segment's session.
+	Init    []byte
+	Segment Segment
+}
+
+// completed builds the hook argument for seg; callers hold mu.
+func (r *Rendition) completed(seg *Segment) *Completed {
+	if r.onDone == nil {
+		return nil
+	}
+	return &Completed{Stream: r.stream, Rendition: r.Name, Video: r.Video, Info: r.info, Timescale: r.timescale,
+		Init: r.inits[seg.Session], Segment: *seg}
+}
+
+// report calls the hook outside the lock, so a slow archive never holds readers.
+func (r *Rendition) report(c ...*Completed) {
+	for _, x := range c {
+		if x != nil {
+			r.onDone(*x)
+		}
+	}
 }
 
 // SetTrack installs the track of a new session and its init section.
@@ -65,6 +98,8 @@ func (r *Rendition) notify() {
 
 // AddPart appends a part, opening segment seg if it is new.
 func (r *Rendition) AddPart(seg Segment, p *Part, last bool) {
+	var done [2]*Completed
+	defer func() { r.report(done[:]...) }() // runs after the unlock below
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var cur *Segment
@@ -73,6 +108,7 @@ func (r *Rendition) AddPart(seg Segment, p *Part, last bool) {
 	} else {
 		if n > 0 && !r.segs[n-1].Complete {
 			r.segs[n-1].complete() // the session ended without closing it
+			done[0] = r.completed(r.segs[n-1])
 		}
 		cur = &seg
 		r.segs = append(r.segs, cur)
@@ -83,16 +119,20 @@ func (r *Rendition) AddPart(seg Segment, p *Part, last bool) {
 	cur.Size += len(p.Data)
 	if last {
 		cur.complete()
+		done[1] = r.completed(cur)
 	}
 	r.notify()
 }
 
 // end marks the rendition idle (publisher gone) and wakes waiters.
 func (r *Rendition) end() {
+	var done *Completed
+	defer func() { r.report(done) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if n := len(r.segs); n > 0 && !r.segs[n-1].Complete {
 		r.segs[n-1].complete()
+		done = r.completed(r.segs[n-1])
 	}
 	r.active = false
 	r.notify()

@@ -26,6 +26,7 @@ type Stream struct {
 	publisher  *Publisher
 	idleSince  time.Time
 	window     int
+	onSegment  func(Completed)
 }
 
 // Created is the stream's first publish ever (DASH availabilityStartTime).
@@ -50,7 +51,7 @@ func (s *Stream) Begin(session int, created, zero time.Time, pub Publisher, name
 			}
 		}
 		if r == nil {
-			r = newRendition(n, video[i], s.window)
+			r = newRendition(s.Name, n, video[i], s.window, s.onSegment)
 			s.renditions = append(s.renditions, r)
 		}
 		out[i] = r
@@ -117,6 +118,9 @@ func (s *Stream) Rendition(name string) *Rendition {
 type Registry struct {
 	// Window is the number of complete segments each rendition keeps.
 	Window int
+	// OnSegment, when set, is called once for every segment that completes,
+	// on the publisher's goroutine and outside any lock (the archive).
+	OnSegment func(Completed)
 
 	mu      sync.RWMutex
 	streams map[string]*Stream
@@ -131,7 +135,7 @@ func (g *Registry) Open(name string) *Stream {
 	}
 	s := g.streams[name]
 	if s == nil {
-		s = &Stream{Name: name, window: g.Window}
+		s = &Stream{Name: name, window: g.Window, onSegment: g.OnSegment}
 		g.streams[name] = s
 	}
 	return s
