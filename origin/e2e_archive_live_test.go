@@ -99,6 +99,16 @@ func TestStartOver(t *testing.T) {
 	if a, b := mustGet(t, n.HTTP+"/live/so/video/seg0.m4s"), mustGet(t, n.HTTP+"/replay/so/video/seg0.m4s"); string(a) != string(b) {
 		t.Errorf("seg0 under /live/ (from the archive) differs from /replay/")
 	}
+	// The live multivariant playlist announces the start-over playlist
+	// and how far back the archive reaches.
+	mv := string(mustGet(t, n.HTTP+"/live/so/index.m3u8"))
+	if !contains(mv, `DATA-ID="com.livecdn.start-over",VALUE="/replay/so/index.m3u8"`, `DATA-ID="com.livecdn.rewind-from",VALUE="20`) {
+		t.Errorf("live multivariant playlist does not announce the rewind window:\n%s", mv)
+	}
+	var mvp playlist.Multivariant
+	if err := mvp.Unmarshal([]byte(mv)); err != nil {
+		t.Errorf("the announcement breaks the playlist for gohlslib: %v", err)
+	}
 	url := n.HTTP + "/replay/so/index.m3u8"
 	first := media(t, n.HTTP+"/replay/so/video/index.m3u8")
 	if first.Endlist || first.Start == nil || first.Start.TimeOffset > time.Millisecond {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -32,7 +33,28 @@ func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, st *l
 		o.fail(w, "multivariant", http.StatusNotFound, err.Error())
 		return
 	}
-	o.serveBytes(w, r, "multivariant", "application/vnd.apple.mpegurl", ccPlaylist, time.Time{}, body)
+	o.serveBytes(w, r, "multivariant", "application/vnd.apple.mpegurl", ccPlaylist, time.Time{}, o.announceRewind(st.Name, body))
+}
+
+// announceRewind tells players how far back the archive reaches. An HLS
+// live playlist cannot list an hour of segments (it reloads every part),
+// so the multivariant playlist names the start-over playlist and the
+// archive's start as session data (rfc8216bis 4.4.6.4), which players
+// expose (hls.js: sessionData) to offer "watch from the start".
+func (o *Origin) announceRewind(stream string, body []byte) []byte {
+	if o.cfg.Archive == nil {
+		return body
+	}
+	idx := o.cfg.Archive.Index(stream)
+	if idx == nil {
+		return body
+	}
+	from, _, ok := idx.Span()
+	if !ok {
+		return body
+	}
+	return fmt.Appendf(body, "#EXT-X-SESSION-DATA:DATA-ID=\"com.livecdn.start-over\",VALUE=\"/replay/%s/index.m3u8\"\n"+
+		"#EXT-X-SESSION-DATA:DATA-ID=\"com.livecdn.rewind-from\",VALUE=\"%s\"\n", stream, from.UTC().Format(time.RFC3339))
 }
 
 func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *live.Stream, rend *live.Rendition) {
