@@ -27,7 +27,9 @@ func isTimeout(err error) bool {
 // each bad connection must be closed quickly and the publisher must not notice.
 func TestGarbage(t *testing.T) {
 	testenv.NeedFFmpeg(t)
-	const handshakeTimeout, readTimeout = time.Second, time.Second
+	// Long enough that a real ffmpeg on a loaded machine gets its tracks out
+	// in time, short enough that the attacks below are cut off quickly.
+	const handshakeTimeout, readTimeout = 3 * time.Second, 3 * time.Second
 	e := newEnv(t, ingest.HubConfig{}, func(c *Config) {
 		c.HandshakeTimeout, c.ReadTimeout = handshakeTimeout, readTimeout
 	})
