@@ -9,12 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/loop"
 	"github.com/livecdn/livecdn/ingest/rtmp"
 	"github.com/livecdn/livecdn/ingest/rtsp"
 	"github.com/livecdn/livecdn/ingest/srt"
@@ -33,6 +36,7 @@ type originFlags struct {
 	part, segment, linger, drain time.Duration
 	window                       int
 	takeover                     bool
+	sources                      config.List
 	log                          logFlags
 	parsedLadder                 *transcode.Ladder
 }
@@ -55,6 +59,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.window, "window", d.Window, "segments in the live window of each playlist")
 	fs.DurationVar(&f.linger, "linger", d.Linger, "how long a stream stays servable after its publisher left")
 	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM, how long in-flight HTTP requests may finish")
+	fs.Var(&f.sources, "source", "built-in source to publish, loop:{stream} (the demo clip, looped); repeatable")
 	f.log.register(fs)
 }
 
@@ -66,6 +71,11 @@ func (f *originFlags) validate() error {
 		return usageError{fmt.Errorf("--segment %v: want at least --part and at most 30s", f.segment)}
 	case f.window < 3 || f.window > 1000:
 		return usageError{fmt.Errorf("--window %d: want 3 to 1000", f.window)}
+	}
+	for _, src := range f.sources {
+		if name, ok := strings.CutPrefix(src, "loop:"); !ok || !ingest.ValidName(name) {
+			return usageError{fmt.Errorf("--source %q: want loop:{stream} with a valid stream name", src)}
+		}
 	}
 	ladder, err := transcode.LoadLadder(f.ladder)
 	if err != nil {
@@ -93,7 +103,21 @@ func runOrigin(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Built-in sources (benchmarks, smoke tests) publish like any publisher:
+	// through the hub, so keys and the ladder apply to them too.
+	srcCtx, stopSources := context.WithCancel(ctx)
+	var sources sync.WaitGroup
+	for _, src := range f.sources {
+		name := strings.TrimPrefix(src, "loop:")
+		sources.Go(func() {
+			if err := loop.Run(srcCtx, st.hub, name); err != nil {
+				log.Error("built-in source stopped", "stream", name, "err", err)
+			}
+		})
+	}
 	<-ctx.Done()
+	stopSources()
+	sources.Wait() // each source's session is closed: its last part is flushed
 	return st.shutdown(f.drain)
 }
 
