@@ -9,6 +9,7 @@ require (
 	github.com/bluenviron/gortmplib v1.0.2
 	github.com/bluenviron/gortsplib/v4 v4.16.2
 	github.com/bluenviron/mediacommon/v2 v2.9.5
+	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/datarhei/gosrt v0.11.0
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/pion/rtp v1.8.21
@@ -25,7 +26,6 @@ require (
 	github.com/barkimedes/go-deepcopy v0.0.0-20220514131651-17c30cfc62df // indirect
 	github.com/benburkert/openpgp v0.0.0-20160410205803-c2471f86866c // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
-	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/molecule-man/go-brrr v1.3.1 // indirect
