@@ -72,7 +72,10 @@ func (v *viewer) variants(ctx context.Context) ([]variant, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if v.failover() {
+			return nil, errFailover
+		}
+		if err := Sleep(ctx, backoff(attempt)); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +151,10 @@ func (f *hlsFollower) loadRetrying(ctx context.Context, msn, part int) error {
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if f.v.failover() {
+			return errFailover
+		}
+		if err := Sleep(ctx, backoff(attempt)); err != nil {
 			return err
 		}
 	}
@@ -203,6 +209,9 @@ func (v *viewer) follow(ctx context.Context, vars []variant, bws []int, cur int)
 	var nextPDT time.Time
 	fails := 0
 	for ctx.Err() == nil {
+		if v.failover() {
+			return errFailover
+		}
 		var it item
 		var w where
 		if f.ll {
@@ -229,12 +238,12 @@ func (v *viewer) follow(ctx context.Context, vars []variant, bws []int, cur int)
 				err = f.load(ctx, msn, part)
 			} else {
 				// hls.js reloads a live playlist every target duration.
-				if err = sleep(ctx, time.Until(f.loadedAt.Add(f.tl.target))); err == nil {
+				if err = Sleep(ctx, time.Until(f.loadedAt.Add(f.tl.target))); err == nil {
 					err = f.load(ctx, -1, 0)
 				}
 			}
 			if err != nil && ctx.Err() == nil {
-				_ = sleep(ctx, 200*time.Millisecond)
+				_ = Sleep(ctx, 200*time.Millisecond)
 			}
 			continue
 		}
@@ -264,7 +273,7 @@ func (v *viewer) follow(ctx context.Context, vars []variant, bws []int, cur int)
 				return nil
 			}
 			if fails++; fails < 3 {
-				_ = sleep(ctx, backoff(fails))
+				_ = Sleep(ctx, backoff(fails))
 				continue
 			}
 			// Give up on this object, as players do: the buffer model shows the hole.
@@ -301,7 +310,10 @@ func (v *viewer) fetchInit(ctx context.Context, f *hlsFollower) error {
 			r.release()
 			return nil
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if v.failover() {
+			return errFailover
+		}
+		if err := Sleep(ctx, backoff(attempt)); err != nil {
 			return err
 		}
 	}

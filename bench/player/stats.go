@@ -35,6 +35,7 @@ type Stats struct {
 	Stalls    atomic.Int64
 	StallNs   atomic.Int64
 	Switches  atomic.Int64   // rendition switches
+	Failovers atomic.Int64   // moves to an alternate edge
 	Latency   [numKinds]Hist // request durations
 	Startup   Hist           // from viewer start to first playing
 	LiveDelay Hist           // live latency, sampled at each media arrival
@@ -47,7 +48,7 @@ type StatsSnap struct {
 	Requests                      [numKinds]int64
 	Bytes, Errors, Behind, Stalls int64
 	StallTime                     time.Duration
-	Switches                      int64
+	Switches, Failovers           int64
 	Latency                       [numKinds]HistSnap
 	Startup, LiveDelay            HistSnap
 }
@@ -57,7 +58,7 @@ func (s *Stats) Snapshot() StatsSnap {
 	out := StatsSnap{
 		At: time.Now(), Active: s.Active.Load(), Joined: s.Joined.Load(), Playing: s.Playing.Load(),
 		Bytes: s.Bytes.Load(), Errors: s.Errors.Load(), Behind: s.Behind.Load(), Stalls: s.Stalls.Load(),
-		StallTime: time.Duration(s.StallNs.Load()), Switches: s.Switches.Load(),
+		StallTime: time.Duration(s.StallNs.Load()), Switches: s.Switches.Load(), Failovers: s.Failovers.Load(),
 		Startup: s.Startup.Snapshot(), LiveDelay: s.LiveDelay.Snapshot(),
 	}
 	for k := range numKinds {

@@ -52,6 +52,10 @@ type Config struct {
 	Stats *Stats
 	// ID names the viewer in CMCD (sid).
 	ID string
+	// Alternates are the same stream at other edges (DNS or anycast would
+	// send a real player there): after three failed requests in a row the
+	// viewer moves on to the next one, keeping its buffer.
+	Alternates []string
 }
 
 // Result is what one viewer measured over its life.
@@ -65,8 +69,7 @@ type Result struct {
 	LatencyAvg, LatencyLast time.Duration
 	Samples                 int
 	Bytes, Requests, Errors int64
-	Switches                int
-	Rendition               string // URL of the media playlist or representation at the end
+	Switches, Failovers     int
 }
 
 // Run plays until ctx is done and returns what it measured. An error means
@@ -84,10 +87,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	v.st.Joined.Add(1)
 	defer v.st.Active.Add(-1)
 	var err error
-	if cfg.Protocol == DASH {
-		err = v.runDASH(ctx)
-	} else {
-		err = v.runHLS(ctx)
+	urls := append([]string{cfg.URL}, cfg.Alternates...)
+	for i := 0; ; i++ {
+		v.cfg.URL, v.consec = urls[i%len(urls)], 0
+		if cfg.Protocol == DASH {
+			err = v.runDASH(ctx)
+		} else {
+			err = v.runHLS(ctx)
+		}
+		if !errors.Is(err, errFailover) {
+			break
+		}
+		v.st.Failovers.Add(1)
+		v.res.Failovers++
 	}
 	now := time.Now()
 	v.res.StallTime = v.buf.finish(now)
@@ -116,6 +128,15 @@ type viewer struct {
 	latSum time.Duration
 	// bw is the throughput estimate in bits/s (EWMA), 0 before any sample.
 	bw float64
+	// consec counts failed requests in a row.
+	consec int
+}
+
+var errFailover = errors.New("moving to an alternate URL")
+
+// failover tells the playing loop to move to the next alternate.
+func (v *viewer) failover() bool {
+	return v.consec >= 3 && len(v.cfg.Alternates) > 0
 }
 
 // deadline bounds one request: the run's context or timeout from now.
@@ -141,8 +162,10 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 		}
 		v.st.Errors.Add(1)
 		v.res.Errors++
+		v.consec++
 		return nil, fmt.Errorf("%s %s: %w", kind, u, err)
 	}
+	v.consec = 0
 	n := int64(len(r.Body))
 	v.st.Bytes.Add(n)
 	v.res.Bytes += n
@@ -150,7 +173,7 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 	if v.cfg.Bandwidth > 0 {
 		need := time.Duration(float64(n*8) / float64(v.cfg.Bandwidth) * float64(time.Second))
 		if need > el {
-			if err := sleep(ctx, need-el); err != nil {
+			if err := Sleep(ctx, need-el); err != nil {
 				r.release()
 				return nil, err
 			}
@@ -255,7 +278,8 @@ func withQuery(u, q string) string {
 	return u + "?" + q
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends (its error then).
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -26,6 +26,7 @@ var commands = []command{
 	{"edge", "cache node: serve viewers from an origin, one fetch per object", runEdge},
 	{"demo", "origin with a built-in live source, printing a URL to watch", runDemo},
 	{"sign", "print a signed viewer URL for an edge with --sign-key", runSign},
+	{"bench", "load-test: emulated viewers (run), fleet simulator (sim), nginx/Varnish (compare)", runBench},
 }
 
 // usageError is a bad flag or value: exit status 2 with one line.

@@ -1,0 +1,77 @@
+package scenario
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// EdgeCounters are the edge metrics a report plots, summed over edges.
+type EdgeCounters struct {
+	// Requests and Hits are viewer requests answered, and those answered
+	// from cache (cache="HIT").
+	Requests, Hits float64
+	// OriginFetches counts upstream requests: fetches of any reason plus
+	// the LL-HLS followers' playlist requests.
+	OriginFetches float64
+	// Scraped is how many /metrics answered.
+	Scraped int
+}
+
+// scrape reads the counters of every URL's /metrics.
+func scrape(ctx context.Context, bases []string) EdgeCounters {
+	var c EdgeCounters
+	for _, b := range bases {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b+"/metrics", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			continue
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if err != nil {
+			continue
+		}
+		c.Scraped++
+		c.Requests += sum(fams["livecdn_edge_requests_total"], "", "")
+		c.Hits += sum(fams["livecdn_edge_requests_total"], "cache", "HIT")
+		c.OriginFetches += sum(fams["livecdn_edge_fetches_total"], "", "") +
+			sum(fams["livecdn_edge_follow_upstream_requests_total"], "", "")
+	}
+	return c
+}
+
+// sum adds a counter family's values, only those with label=value when label is set.
+func sum(f *dto.MetricFamily, label, value string) float64 {
+	if f == nil {
+		return 0
+	}
+	var s float64
+	for _, m := range f.GetMetric() {
+		if label != "" {
+			ok := false
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					ok = true
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		if c := m.GetCounter(); c != nil {
+			s += c.GetValue()
+		} else if g := m.GetGauge(); g != nil {
+			s += g.GetValue()
+		}
+	}
+	return s
+}
