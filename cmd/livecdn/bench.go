@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +17,7 @@ import (
 	"github.com/livecdn/livecdn/bench/player"
 	"github.com/livecdn/livecdn/bench/report"
 	"github.com/livecdn/livecdn/bench/scenario"
+	"github.com/livecdn/livecdn/bench/sim"
 	"github.com/livecdn/livecdn/bench/sut"
 	"github.com/livecdn/livecdn/internal/config"
 )
@@ -197,7 +200,67 @@ func isTTY(w io.Writer) bool {
 }
 
 func runBenchSim(ctx context.Context, args []string, stderr io.Writer) error {
-	return errors.New("not yet")
+	fs := flag.NewFlagSet("livecdn bench sim", flag.ContinueOnError)
+	d := sim.DefaultConfig()
+	var configFile, reportDir, kill, join string
+	cache, shieldCache := config.Size(d.CacheBytes), config.Size(d.ShieldCacheBytes)
+	fs.StringVar(&configFile, "config", "", "YAML file of flag values (keys are flag names)")
+	fs.IntVar(&d.Viewers, "viewers", d.Viewers, "viewers")
+	fs.IntVar(&d.Edges, "edges", d.Edges, "edges at the start")
+	fs.IntVar(&d.Shields, "shields", d.Shields, "shield nodes (0: edges fetch from the origin)")
+	fs.BoolVar(&d.Cluster, "cluster", d.Cluster, "edges fetch misses from the key's owner edge (cluster/ring)")
+	fs.Var(&cache, "cache-size", "cache per edge (0: no cache, no coalescing)")
+	fs.Var(&shieldCache, "shield-cache-size", "cache per shield")
+	fs.DurationVar(&d.Duration, "duration", d.Duration, "simulated time")
+	fs.Float64Var(&d.DVRShare, "dvr", d.DVRShare, "fraction of viewers watching the 30-minute archive")
+	fs.Float64Var(&d.LLShare, "ll", d.LLShare, "fraction of live viewers on LL-HLS parts (others: segments)")
+	fs.StringVar(&kill, "kill", "40s:10", "edge failures: at:count[,at:count...] (empty: none)")
+	fs.StringVar(&join, "join", "80s:10", "edge joins: at:count[,at:count...] (empty: none)")
+	fs.StringVar(&reportDir, "report", "", "directory for sim.json (empty: none)")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	d.CacheBytes, d.ShieldCacheBytes = int64(cache), int64(shieldCache)
+	var err error
+	if d.Failures, err = parseChanges(kill); err != nil {
+		return usageError{fmt.Errorf("--kill: %v", err)}
+	}
+	if d.Joins, err = parseChanges(join); err != nil {
+		return usageError{fmt.Errorf("--join: %v", err)}
+	}
+	res, err := sim.Run(d)
+	if err != nil {
+		return usageError{err}
+	}
+	sim.Print(stderr, res)
+	if reportDir != "" {
+		if err := os.MkdirAll(reportDir, 0o755); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(filepath.Join(reportDir, "sim.json"), append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseChanges reads "40s:10,80s:5".
+func parseChanges(s string) ([]sim.Change, error) {
+	var out []sim.Change
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		at, n, ok := strings.Cut(f, ":")
+		d, err := time.ParseDuration(at)
+		k, err2 := strconv.Atoi(n)
+		if !ok || err != nil || err2 != nil || d < 0 || k < 1 {
+			return nil, fmt.Errorf("%q: want at:count like 40s:10", f)
+		}
+		out = append(out, sim.Change{At: d, Edges: k})
+	}
+	return out, nil
 }
 
 func runBenchCompare(ctx context.Context, args []string, stderr io.Writer) error {
