@@ -10,23 +10,32 @@ import "time"
 type buffer struct {
 	started    bool
 	playing    bool
+	pending    bool      // enough is buffered; the first frame is due at startAt
+	startAt    time.Time // when playback begins (first media + startDelay)
 	playhead   time.Time // media position, as program date-time
 	end        time.Time // end of contiguous buffered media
 	last       time.Time // wall time playhead was last brought up to date
 	stallStart time.Time
 	// resume is how much must be buffered ahead of the playhead to (re)start.
 	resume time.Duration
+	// startDelay is the player's own time from playable media to the first
+	// frame (media source setup, decoder start); the playhead waits meanwhile.
+	startDelay time.Duration
 
 	stalls    int
 	stallTime time.Duration
 }
 
-// advance brings the playhead to wall time now; it returns true when a stall
-// began since the last call.
-func (b *buffer) advance(now time.Time) (stalled bool) {
+// advance brings the playhead to wall time now. It reports whether playback
+// started and whether a stall began since the last call.
+func (b *buffer) advance(now time.Time) (started, stalled bool) {
+	if b.pending && !now.Before(b.startAt) {
+		b.pending, b.playing, b.started, started = false, true, true, true
+		b.last = b.startAt
+	}
 	if b.playing {
 		ahead := b.end.Sub(b.playhead)
-		if el := now.Sub(b.last); el < ahead {
+		if el := now.Sub(b.last); el <= ahead {
 			b.playhead = b.playhead.Add(el)
 		} else {
 			b.playhead = b.end
@@ -37,7 +46,7 @@ func (b *buffer) advance(now time.Time) (stalled bool) {
 		}
 	}
 	b.last = now
-	return stalled
+	return started, stalled
 }
 
 // seek sets where playback starts (before the first start only).
@@ -48,9 +57,9 @@ func (b *buffer) seek(pos time.Time) {
 }
 
 // add appends media [from, from+dur) at wall time now. It returns whether
-// playback (re)started with this arrival and whether a stall began before it.
+// playback started or resumed, and whether a stall began before it.
 func (b *buffer) add(from time.Time, dur time.Duration, now time.Time) (started, resumed, stalled bool) {
-	stalled = b.advance(now)
+	started, stalled = b.advance(now)
 	to := from.Add(dur)
 	switch {
 	case b.end.IsZero():
@@ -67,11 +76,13 @@ func (b *buffer) add(from time.Time, dur time.Duration, now time.Time) (started,
 	case to.After(b.end):
 		b.end = to
 	}
-	if !b.playing && b.end.Sub(b.playhead) >= b.resume && b.playhead.Before(b.end) {
-		b.playing = true
+	if !b.playing && !b.pending && b.end.Sub(b.playhead) >= b.resume && b.playhead.Before(b.end) {
 		if !b.started {
-			b.started, started = true, true
+			b.pending, b.startAt = true, now.Add(b.startDelay)
+			s, st := b.advance(now)
+			started, stalled = started || s, stalled || st
 		} else {
+			b.playing = true
 			b.stallTime += now.Sub(b.stallStart)
 			resumed = true
 		}

@@ -52,11 +52,25 @@ type Config struct {
 	Stats *Stats
 	// ID names the viewer in CMCD (sid).
 	ID string
+	// StartDelay is the player's own time from the first playable media to
+	// the first frame (media source setup, decoder start), for modelling a
+	// player without live catch-up: the playhead waits meanwhile and the
+	// delay stays in the live latency. Zero models a player that catches up
+	// to its target latency (hls.js with maxLiveSyncPlaybackRate > 1,
+	// dash.js' default), which the emulator holds from the first frame.
+	StartDelay time.Duration
 	// Alternates are the same stream at other edges (DNS or anycast would
 	// send a real player there): after three failed requests in a row the
 	// viewer moves on to the next one, keeping its buffer.
 	Alternates []string
 }
+
+// BrowserStartDelay is what hls.js 1.7 in headless Chromium on this 2-core
+// box adds between playable media and the first frame (media source setup,
+// audio and video appended, decoder start), measured as hls.js' latency
+// minus the emulator's on the same stream at the same time (1.35-1.76 s
+// against 0.62-0.74 s). Give it as Config.StartDelay to model such a player.
+const BrowserStartDelay = 700 * time.Millisecond
 
 // Result is what one viewer measured over its life.
 type Result struct {
@@ -83,6 +97,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.Protocol = LLHLS
 	}
 	v := &viewer{cfg: cfg, st: cfg.Stats, begin: time.Now()}
+	v.buf.startDelay = max(cfg.StartDelay, 0)
 	v.st.Active.Add(1)
 	v.st.Joined.Add(1)
 	defer v.st.Active.Add(-1)
@@ -102,6 +117,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		v.res.Failovers++
 	}
 	now := time.Now()
+	started, stalled := v.buf.advance(now)
+	v.account(started, false, stalled, now)
 	v.res.StallTime = v.buf.finish(now)
 	if v.buf.started && v.buf.playing {
 		v.st.Playing.Add(-1)
@@ -159,6 +176,10 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		// A request cut at the run's deadline may fail a hair before ctx says so.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return nil, context.DeadlineExceeded
 		}
 		v.st.Errors.Add(1)
 		v.res.Errors++
@@ -226,6 +247,23 @@ func (v *viewer) pick(bandwidths []int, cur int) int {
 func (v *viewer) media(from time.Time, dur time.Duration, realPDT bool) {
 	now := time.Now()
 	started, resumed, stalled := v.buf.add(from, dur, now)
+	v.account(started, resumed, stalled, now)
+	if v.buf.started && realPDT {
+		l := v.buf.latency(now)
+		v.st.LiveDelay.Record(l)
+		v.res.LatencyLast = l
+		v.latSum += l
+		v.res.Samples++
+	}
+}
+
+// account moves the shared gauges and counters after a buffer event.
+func (v *viewer) account(started, resumed, stalled bool, now time.Time) {
+	if started {
+		v.st.Playing.Add(1)
+		v.res.Startup = v.buf.startAt.Sub(v.begin)
+		v.st.Startup.Record(v.res.Startup)
+	}
 	if stalled {
 		v.st.Stalls.Add(1)
 		v.st.Playing.Add(-1)
@@ -233,18 +271,6 @@ func (v *viewer) media(from time.Time, dur time.Duration, realPDT bool) {
 	if resumed {
 		v.st.Playing.Add(1)
 		v.st.StallNs.Add(int64(now.Sub(v.buf.stallStart)))
-	}
-	if started {
-		v.st.Playing.Add(1)
-		v.res.Startup = now.Sub(v.begin)
-		v.st.Startup.Record(v.res.Startup)
-	}
-	if v.buf.started && realPDT {
-		l := v.buf.latency(now)
-		v.st.LiveDelay.Record(l)
-		v.res.LatencyLast = l
-		v.latSum += l
-		v.res.Samples++
 	}
 }
 
