@@ -147,6 +147,8 @@ type viewer struct {
 	bw float64
 	// consec counts failed requests in a row.
 	consec int
+	// noSample keeps the next fetch out of the throughput estimate.
+	noSample bool
 }
 
 var errFailover = errors.New("moving to an alternate URL")
@@ -202,7 +204,7 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 		}
 	}
 	v.st.Latency[kind].Record(el)
-	if kind == KindPart || kind == KindSegment {
+	if (kind == KindPart || kind == KindSegment) && !v.noSample {
 		v.sampleThroughput(n, el)
 	}
 	return r, nil
