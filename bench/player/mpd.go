@@ -1,8 +1,11 @@
 package player
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -225,6 +228,12 @@ func parseMPD(body []byte) (*manifest, error) {
 	if ok {
 		return mf, nil
 	}
+	// dash-mpd's own XML decoder (a fork of encoding/xml) loops forever on
+	// some malformed documents (found by FuzzManifest); the standard
+	// decoder checks well-formedness first.
+	if err := wellFormed(body); err != nil {
+		return nil, err
+	}
 	m, err := mpd.ReadFromString(string(body))
 	if err != nil {
 		return nil, err
@@ -239,4 +248,25 @@ func parseMPD(body []byte) (*manifest, error) {
 	manifests.m[k] = mf
 	manifests.mu.Unlock()
 	return mf, nil
+}
+
+// wellFormed reports whether body is one well-formed XML document.
+func wellFormed(body []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	root := false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			if !root {
+				return errors.New("MPD: no root element")
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("MPD: %w", err)
+		}
+		if _, ok := tok.(xml.StartElement); ok {
+			root = true
+		}
+	}
 }
