@@ -29,6 +29,8 @@ type Config struct {
 	Stream string
 	// Edges is how many edge processes to start (default 1).
 	Edges int
+	// OriginOnly starts no edge at all (Edges is ignored).
+	OriginOnly bool
 	// Part and Segment are the origin's packaging targets (defaults 200ms, 2s).
 	Part, Segment time.Duration
 	// CacheSize is each edge's --cache-size (default 256MiB).
@@ -69,6 +71,9 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		cfg.Stream = "bench"
 	}
 	cfg.Edges = max(cfg.Edges, 1)
+	if cfg.OriginOnly {
+		cfg.Edges = 0
+	}
 	if cfg.Part == 0 {
 		cfg.Part = 200 * time.Millisecond
 	}

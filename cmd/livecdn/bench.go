@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/livecdn/livecdn/bench/compare"
 	"github.com/livecdn/livecdn/bench/player"
 	"github.com/livecdn/livecdn/bench/report"
 	"github.com/livecdn/livecdn/bench/scenario"
@@ -264,5 +265,48 @@ func parseChanges(s string) ([]sim.Change, error) {
 }
 
 func runBenchCompare(ctx context.Context, args []string, stderr io.Writer) error {
-	return errors.New("not yet")
+	fs := flag.NewFlagSet("livecdn bench compare", flag.ContinueOnError)
+	var cfg compare.Config
+	var configFile, reportDir string
+	var caches, workloads config.List
+	fs.StringVar(&configFile, "config", "", "YAML file of flag values (keys are flag names)")
+	fs.StringVar(&cfg.Dir, "compare-dir", "deploy/compare", "directory with nginx.conf and varnish.vcl")
+	fs.Var(&caches, "cache", "cache to compare: livecdn, nginx, varnish (repeatable; default all three)")
+	fs.Var(&workloads, "workload", "segment, part, playlist, flash, llhls (repeatable; default all)")
+	fs.IntVar(&cfg.Conns, "conns", 200, "connections of the closed-loop workloads")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each closed-loop workload per cache")
+	fs.IntVar(&cfg.FlashN, "flash", 500, "flash crowd: first-time requests sent at once")
+	fs.DurationVar(&cfg.FlashDelay, "flash-delay", 100*time.Millisecond, "flash crowd: origin delay")
+	fs.IntVar(&cfg.Viewers, "viewers", 200, "LL-HLS viewers per cache")
+	fs.DurationVar(&cfg.ViewerDuration, "viewer-duration", 20*time.Second, "length of the LL-HLS workload per cache")
+	fs.IntVar(&cfg.CacheMiB, "cache-mib", 256, "memory budget of every cache, MiB")
+	fs.StringVar(&reportDir, "report", "", "directory for compare.json (empty: none)")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if cfg.Conns < 1 || cfg.FlashN < 1 || cfg.Viewers < 0 || cfg.CacheMiB < 1 {
+		return usageError{errors.New("--conns, --flash and --cache-mib want at least 1, --viewers at least 0")}
+	}
+	cfg.Caches, cfg.Workloads, cfg.Log = caches, workloads, stderr
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg.Binary = bin
+	raiseFileLimit()
+	res, err := compare.Run(ctx, cfg)
+	if res != nil {
+		res.Print(os.Stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if reportDir != "" {
+		if err := os.MkdirAll(reportDir, 0o755); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(res, "", "  ")
+		return os.WriteFile(filepath.Join(reportDir, "compare.json"), append(b, '\n'), 0o644)
+	}
+	return nil
 }
