@@ -2,6 +2,7 @@ package edge
 
 import (
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,9 @@ import (
 type Config struct {
 	// Addr is the listen address (":8081").
 	Addr string
+	// Listener, when set, is used instead of listening on Addr (the caller
+	// needed the address first, e.g. to announce it to the cluster).
+	Listener net.Listener
 	// TLSCert and TLSKey, when both set, serve HTTPS.
 	TLSCert, TLSKey string
 	// CacheSize bounds the cached bytes. More keeps more of the live window
@@ -26,6 +30,20 @@ type Config struct {
 	KeepQuery []string
 	// Upstream is where misses go. Required.
 	Upstream upstream.Upstream
+	// Direct is Upstream without the step to peer edges: for requests that
+	// came from a peer and for keys this node owns. Nil means Upstream.
+	Direct upstream.Upstream
+	// ViaPeer reports whether a viewer's miss for path goes to a peer edge
+	// (through Upstream); nil means never.
+	ViaPeer func(path string) bool
+	// Cluster, when set, returns what GET /cluster shows (JSON).
+	Cluster func() any
+	// OnDrain, when set, is what POST /admin/drain starts: the process
+	// leaves the cluster, finishes in-flight responses and exits.
+	OnDrain func()
+	// AdminToken, when set, is the bearer token /admin/ endpoints require;
+	// without it they answer loopback clients only.
+	AdminToken string
 	// Ready reports upstream health for /readyz; nil means always ready.
 	Ready func() bool
 	// Signer, when set, requires signed viewer URLs and carries the token

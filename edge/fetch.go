@@ -21,11 +21,11 @@ const chunk = 32 << 10
 
 // fetcher returns the coalesce.Fetch that fills an object from the upstream
 // and files it in the cache by the rules.
-func (s *Server) fetcher(path, query string, kind rules.Kind, reason string) coalesce.Fetch {
+func (s *Server) fetcher(path, query string, kind rules.Kind, reason string, l leg) coalesce.Fetch {
 	return func(ctx context.Context, o *cache.Object) {
 		s.metrics.fetches.WithLabelValues(reason).Inc()
-		resp, err := s.cfg.Upstream.Fetch(ctx, &upstream.Request{Path: path, Query: rules.UpstreamQuery(path, query, s.cfg.KeepQuery),
-			Header: http.Header{}})
+		resp, err := l.up.Fetch(ctx, &upstream.Request{Path: path, Query: rules.UpstreamQuery(path, query, s.cfg.KeepQuery),
+			Header: http.Header{"Via": {l.via}}, Hop: l.hop})
 		if err != nil {
 			o.Finish(err)
 			return
@@ -43,8 +43,10 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string) coa
 		o.SetHeader(resp.Status, h)
 		// Immutable media goes into the cache at once, so later viewers find
 		// it there and read it while it still arrives.
+		// A prefetch means a viewer is about to ask: admit it as hot.
+		admitted := !resp.Peer || reason == "prefetch" || s.admit(kind, o.Key)
 		ttl, cacheable := s.cfg.Policy.Freshness(kind, resp.Status, h, nil)
-		early := cacheable && kind == rules.Media && ttl == 0
+		early := cacheable && admitted && kind == rules.Media && ttl == 0
 		if early {
 			s.cache.Add(o)
 		}
@@ -69,7 +71,7 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string) coa
 		o.Finish(nil)
 		if !early {
 			ttl, cacheable = s.cfg.Policy.Freshness(kind, resp.Status, h, o.Body())
-			if !cacheable {
+			if !cacheable || !admitted {
 				return
 			}
 			now := time.Now()
@@ -99,7 +101,8 @@ func (s *Server) prefetchFetch(ctx context.Context, path string) (int64, error) 
 			return 0, nil // already here: nothing new is outstanding
 		}
 	}
-	o, leader := s.flights.Do(key, s.fetcher(path, "", rules.Classify(path), "prefetch"))
+	l := s.legFor(path, 0, "1.1 "+s.cfg.NodeName)
+	o, leader := l.flights.Do(key, s.fetcher(path, "", rules.Classify(path), "prefetch", l))
 	if leader {
 		o.MarkPrefetched()
 	}

@@ -36,6 +36,7 @@ type request struct {
 	key         string
 	token       string // the viewer's token query, carried into playlists
 	start       time.Time
+	leg         leg // where a miss goes
 }
 
 func (s *Server) fmtMetricsHandler() fasthttp.RequestHandler {
@@ -56,6 +57,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		h.Set("Access-Control-Allow-Headers", "Range, If-None-Match, If-Modified-Since, CMCD-Request, CMCD-Object, CMCD-Session, CMCD-Status")
 		h.Set("Access-Control-Max-Age", "86400")
 		ctx.SetStatusCode(http.StatusNoContent)
+		return
+	case ctx.IsPost() && string(ctx.Path()) == "/admin/drain":
+		s.serveDrain(ctx)
 		return
 	case !ctx.IsGet() && !ctx.IsHead():
 		h.Set("Allow", "GET, HEAD, OPTIONS")
@@ -80,18 +84,27 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			mh(ctx)
 			return
 		}
+	case "/cluster":
+		s.serveCluster(ctx)
+		return
 	}
 	if err := rules.CheckPath(p); err != nil {
 		s.fail(ctx, http.StatusBadRequest, err.Error())
 		return
 	}
-	r := &request{path: p, query: rawQuery, kind: rules.Classify(p), start: time.Now()}
+	hop, via, ok := s.hops(ctx)
+	if !ok {
+		return
+	}
+	r := &request{path: p, query: rawQuery, kind: rules.Classify(p), start: time.Now(), leg: s.legFor(p, hop, via)}
 	if s.cfg.Signer != nil && (strings.HasPrefix(p, "/live/") || strings.HasPrefix(p, "/replay/")) {
 		if err := s.cfg.Signer.Verify(p, rawQuery, r.start); err != nil {
 			s.fail(ctx, http.StatusForbidden, "forbidden: "+err.Error())
 			return
 		}
-		r.token = token.Query(rawQuery)
+		if hop == 0 { // a peer caches what it gets: playlists go to it untouched
+			r.token = token.Query(rawQuery)
+		}
 		r.query = token.StripQuery(rawQuery)
 	}
 	r.key = rules.Key(r.path, r.query, s.cfg.KeepQuery)
@@ -138,7 +151,7 @@ func (s *Server) serveBlocking(ctx *fasthttp.RequestCtx, r *request) {
 		s.fail(ctx, http.StatusBadRequest, "bad _HLS_msn or _HLS_part")
 		return
 	}
-	f := s.follow.Get(r.path)
+	f := r.leg.follow.Get(r.path)
 	result := hit
 	snap, ok := f.Latest()
 	if !ok || !snap.Has(msn, part) {
@@ -147,7 +160,7 @@ func (s *Server) serveBlocking(ctx *fasthttp.RequestCtx, r *request) {
 		wctx, cancel := s.waitContext()
 		snap, err = f.Wait(wctx, msn, part)
 		if errors.Is(err, follow.ErrClosed) { // it went idle just now: start another
-			snap, err = s.follow.Get(r.path).Wait(wctx, msn, part)
+			snap, err = r.leg.follow.Get(r.path).Wait(wctx, msn, part)
 		}
 		cancel()
 		s.metrics.held.Dec()
@@ -188,7 +201,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, r *request) {
 			return
 		}
 	}
-	o, leader := s.flights.Do(r.key, s.fetcher(r.path, r.query, r.kind, "miss"))
+	o, leader := r.leg.flights.Do(r.key, s.fetcher(r.path, r.query, r.kind, "miss", r.leg))
 	result := miss
 	if !leader {
 		result = coalesced

@@ -20,20 +20,22 @@ import (
 
 // Server is a running edge node.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	cache    *cache.Cache
-	flights  *coalesce.Group
-	follow   *follow.Registry
-	prefetch *prefetch.Prefetcher
-	metrics  *metrics
-	http     *fasthttp.Server
-	ln       net.Listener
-	draining atomic.Bool
-	scanned  sync.Map // playlist path → the follower snapshot last scanned for prefetch
-	base     context.Context
-	stop     context.CancelFunc
-	served   chan error
+	cfg       Config
+	log       *slog.Logger
+	cache     *cache.Cache
+	flights   *coalesce.Group
+	follow    *follow.Registry
+	fleet     fleet
+	drainOnce sync.Once
+	prefetch  *prefetch.Prefetcher
+	metrics   *metrics
+	http      *fasthttp.Server
+	ln        net.Listener
+	draining  atomic.Bool
+	scanned   sync.Map // playlist path → the follower snapshot last scanned for prefetch
+	base      context.Context
+	stop      context.CancelFunc
+	served    chan error
 }
 
 // New starts an edge listening on cfg.Addr.
@@ -76,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		fcfg.Metrics = follow.NewMetrics(cfg.Registerer)
 	}
 	s.follow = follow.NewRegistry(cfg.Upstream, fcfg)
+	s.fleet = newFleet(cfg, fcfg)
 	s.prefetch = prefetch.New(prefetch.Config{Concurrency: cfg.Prefetch.Concurrency, MaxBytes: cfg.Prefetch.MaxBytes}, s.prefetchFetch)
 	s.metrics = newMetrics(cfg.Registerer, s)
 	s.http = &fasthttp.Server{
@@ -92,10 +95,13 @@ func New(cfg Config) (*Server, error) {
 		StreamRequestBody:             false,
 		Logger:                        fasthttpLogger{log},
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		s.closeParts()
-		return nil, err
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			s.closeParts()
+			return nil, err
+		}
 	}
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -132,6 +138,7 @@ func (s *Server) closeParts() {
 	s.prefetch.Close()
 	s.follow.Close()
 	s.flights.Close()
+	s.fleet.close()
 }
 
 // evicted is the cache's eviction callback.

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +28,7 @@ type edgeFlags struct {
 	cacheSize                                            config.Size
 	staleIfError, notFoundTTL, drain                     time.Duration
 	prefetch                                             int
+	cluster                                              clusterFlags
 	log                                                  logFlags
 }
 
@@ -45,7 +48,8 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	fs.IntVar(&f.prefetch, "prefetch", d.Prefetch.Concurrency, "concurrent prefetches of what playlists announce (0: off)")
 	fs.StringVar(&f.nodeName, "node-name", host, "this node's name (Via header, logs)")
-	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM, how long in-flight responses may finish")
+	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM or POST /admin/drain, how long in-flight responses may finish")
+	f.cluster.register(fs)
 	f.log.register(fs)
 }
 
@@ -56,15 +60,8 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	switch {
-	case len(f.origins) == 0:
-		return usageError{fmt.Errorf("--origin is required")}
-	case f.cacheSize < 1<<20:
-		return usageError{fmt.Errorf("--cache-size %s: want at least 1MiB", f.cacheSize.String())}
-	case f.staleIfError < 0 || f.notFoundTTL < 0 || f.prefetch < 0:
-		return usageError{fmt.Errorf("durations and --prefetch must not be negative")}
-	case (f.tlsCert == "") != (f.tlsKey == ""):
-		return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
+	if err := f.validate(); err != nil {
+		return err
 	}
 	log, err := f.log.logger(stderr)
 	if err != nil {
@@ -76,42 +73,112 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n, err := startEdge(&f, log, reg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-n.drained:
+	}
+	return n.shutdown(f.drain)
+}
+
+func (f *edgeFlags) validate() error {
+	switch {
+	case len(f.origins) == 0:
+		return usageError{fmt.Errorf("--origin is required")}
+	case f.cacheSize < 1<<20:
+		return usageError{fmt.Errorf("--cache-size %s: want at least 1MiB", f.cacheSize.String())}
+	case f.staleIfError < 0 || f.notFoundTTL < 0 || f.prefetch < 0:
+		return usageError{fmt.Errorf("durations and --prefetch must not be negative")}
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
+	}
+	if err := f.cluster.check(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// edgeNode is a running edge with its upstreams and fleet parts.
+type edgeNode struct {
+	srv     *edge.Server
+	origins *upstream.Origins
+	fleet   *fleetParts
+	log     *slog.Logger
+	drained chan struct{} // closed by POST /admin/drain
+}
+
+// startEdge wires and starts one edge (livecdn edge runs one, the demo
+// several in one process, each with its own registry).
+func startEdge(f *edgeFlags, log *slog.Logger, reg *prometheus.Registry) (*edgeNode, error) {
 	ocfg := upstream.DefaultOriginsConfig()
 	ocfg.URLs, ocfg.Logger, ocfg.Registerer = f.origins, log, reg
 	origins, err := upstream.NewOrigins(ocfg)
 	if err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
-	defer origins.Close()
-
+	n := &edgeNode{origins: origins, log: log, drained: make(chan struct{})}
 	cfg := edge.DefaultConfig()
 	cfg.Addr, cfg.TLSCert, cfg.TLSKey, cfg.NodeName = f.http, f.tlsCert, f.tlsKey, f.nodeName
 	cfg.CacheSize = int64(f.cacheSize)
 	cfg.Policy.StaleIfError, cfg.Policy.NotFound = f.staleIfError, f.notFoundTTL
 	cfg.KeepQuery = f.keepQuery
 	cfg.Prefetch.Concurrency = f.prefetch
-	cfg.Upstream, cfg.Ready = origins, origins.Healthy
+	cfg.Ready = origins.Healthy
+	cfg.AdminToken = f.cluster.adminToken
 	cfg.Logger, cfg.Registerer, cfg.Gatherer = log, reg, reg
 	if f.signKey != "" {
 		if cfg.Signer, err = token.NewSigner([]byte(f.signKey)); err != nil {
-			return usageError{err}
+			origins.Close()
+			return nil, usageError{err}
 		}
 	}
-	srv, err := edge.New(cfg)
+	// The HTTP listener comes first: the cluster announces its address.
+	ln, err := net.Listen("tcp", f.http)
 	if err != nil {
-		return err
+		origins.Close()
+		return nil, err
 	}
-	log.Info("edge listening", "http", srv.Addr().String(), "origins", f.origins.String(), "cache", f.cacheSize.String(),
-		"node", f.nodeName, "signed", cfg.Signer != nil, "tls", f.tlsCert != "")
-	<-ctx.Done()
-	log.Info("shutting down: draining")
-	srv.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
+	cfg.Listener = ln
+	n.fleet, err = f.cluster.start(f.nodeName, ln.Addr(), f.tlsCert != "", origins, cfg.Signer, log, reg)
+	if err != nil {
+		ln.Close()
+		origins.Close()
+		return nil, err
+	}
+	n.fleet.wire(&cfg)
+	var once sync.Once
+	cfg.OnDrain = func() { once.Do(func() { close(n.drained) }) }
+	if n.srv, err = edge.New(cfg); err != nil {
+		n.fleet.close()
+		origins.Close()
+		return nil, err
+	}
+	log.Info("edge listening", "http", n.srv.Addr().String(), "origins", f.origins.String(), "cache", f.cacheSize.String(),
+		"node", f.nodeName, "role", f.cluster.role, "cluster", n.fleet.members != nil, "signed", cfg.Signer != nil, "tls", f.tlsCert != "")
+	return n, nil
+}
+
+// shutdown drains: off the rings first (peers stop sending requests within
+// a gossip round), readiness down (load balancers stop sending viewers),
+// in-flight responses finish within drain, then a goodbye to the cluster.
+func (n *edgeNode) shutdown(drain time.Duration) error {
+	n.log.Info("shutting down: draining")
+	start := time.Now()
+	defer n.origins.Close()
+	defer n.fleet.close()
+	n.fleet.drain()
+	n.srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	log.Info("stopped")
+	n.fleet.settle(sctx)
+	err := n.srv.Shutdown(sctx)
+	n.fleet.leave()
+	n.log.Info("stopped", "drained_in", time.Since(start).Round(time.Millisecond).String())
 	if err != nil && sctx.Err() != nil {
-		slog.Warn("drain timed out", "err", err)
+		n.log.Warn("drain timed out", "err", err)
 		return nil
 	}
 	return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -79,16 +80,29 @@ func TestConfigLayers(t *testing.T) {
 	}
 }
 
-// `livecdn demo` needs nothing but the binary: it prints a watch URL whose
-// page plays the built-in stream with hls.js and shows latency and rendition.
+// `livecdn demo` needs nothing but the binary: origin, built-in source and
+// three gossiping edges in one process; it prints a watch URL per edge, and
+// the page through an edge plays with hls.js showing latency and rendition.
 func TestDemo(t *testing.T) {
 	testenv.NeedBrowser(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	p := testenv.Start(t, addr, "demo", "--http", addr)
-	watch := "http://" + addr + "/"
-	testenv.Eventually(t, 5*time.Second, "watch URL printed", func() bool {
-		return strings.Contains(p.Output(), "watch: "+watch)
+	p := testenv.Start(t, addr, "demo", "--http", addr, "--edge-http", "127.0.0.1:0", "--gossip", "127.0.0.1:0")
+	re := regexp.MustCompile(`watch: (http://\S+/)\s+\(edge-\d\)`)
+	var watches []string
+	testenv.Eventually(t, 5*time.Second, "three watch URLs printed", func() bool {
+		watches = nil
+		for _, m := range re.FindAllStringSubmatch(p.Output(), -1) {
+			watches = append(watches, m[1])
+		}
+		return len(watches) == 3
 	})
+	for _, w := range watches {
+		testenv.Eventually(t, 5*time.Second, "a three-edge cluster at "+w, func() bool {
+			code, body := testenv.Get(t, w+"cluster")
+			return code == 200 && strings.Count(string(body), `"state": "active"`) == 3
+		})
+	}
+	watch := watches[1]
 	res := testenv.Play(t, testenv.PlayOptions{PageURL: watch, Duration: 6 * time.Second,
 		Eval: `document.body.innerText`})
 	t.Logf("demo page: %s", res.Summary())

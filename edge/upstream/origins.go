@@ -183,55 +183,31 @@ func (e *requestError) Unwrap() error { return e.err }
 // try makes one request to one origin, recording the outcome in the
 // origin's health and the metrics. A nil error means a response below 500.
 func (o *Origins) try(ctx context.Context, org *origin, r *Request) (*Response, error) {
-	uri := r.URI()
-	if !strings.HasPrefix(uri, "/") {
-		uri = "/" + uri
-	}
-	// The request context lives as long as the body: the header timer and
-	// the body's Close cancel it.
-	rctx, cancel := context.WithCancelCause(ctx)
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, org.url+uri, nil)
-	if err != nil {
-		cancel(nil)
-		return nil, &requestError{err}
-	}
-	if r.Header != nil {
-		req.Header = r.Header.Clone()
-	}
 	start := time.Now()
-	timer := time.AfterFunc(o.cfg.ResponseHeaderTimeout, func() { cancel(ErrHeaderTimeout) })
-	resp, err := o.rt.RoundTrip(req)
-	inTime := timer.Stop()
-	if err == nil && !inTime {
-		// Headers arrived as the timer fired: the body's context is gone.
-		resp.Body.Close()
-		err = ErrHeaderTimeout
-	}
+	resp, cancel, err := Get(ctx, o.rt, org.url, r, o.cfg.ResponseHeaderTimeout)
 	if err != nil {
-		cancel(nil)
-		if ctx.Err() != nil {
+		var re *requestError
+		switch {
+		case errors.As(err, &re):
+			return nil, err
+		case ctx.Err() != nil:
 			o.metrics.requests.WithLabelValues(org.url, resultCanceled).Inc()
 			return nil, err
 		}
-		if !inTime {
-			err = fmt.Errorf("%s: %w (%v)", org.url, ErrHeaderTimeout, o.cfg.ResponseHeaderTimeout)
-		} else {
-			err = fmt.Errorf("%s: %w", org.url, err)
-		}
 		o.metrics.requests.WithLabelValues(org.url, resultError).Inc()
 		org.fail(o.log, err)
-		o.log.Debug("origin fetch failed", "origin", org.url, "uri", uri, "err", err)
+		o.log.Debug("origin fetch failed", "origin", org.url, "uri", r.URI(), "err", err)
 		return nil, err
 	}
 	o.metrics.fetch.WithLabelValues(org.url).Observe(time.Since(start).Seconds())
 	// A 503 to an LL-HLS blocking reload means "the part did not come in
 	// time" (rfc8216bis 6.2.5.2): an answer about the stream, not a sick origin.
-	if resp.StatusCode >= 500 && !(resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(r.Query, "_HLS_msn=")) {
+	if Failed(resp.StatusCode, r) {
 		discard(resp.Body, cancel)
 		err := &StatusError{Origin: org.url, Status: resp.StatusCode}
 		o.metrics.requests.WithLabelValues(org.url, result5xx).Inc()
 		org.fail(o.log, err)
-		o.log.Debug("origin fetch failed", "origin", org.url, "uri", uri, "err", err)
+		o.log.Debug("origin fetch failed", "origin", org.url, "uri", r.URI(), "err", err)
 		return nil, err
 	}
 	result := resultOK
@@ -242,6 +218,59 @@ func (o *Origins) try(ctx context.Context, org *origin, r *Request) (*Response, 
 	org.succeed(o.log)
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: &body{resp.Body, cancel}}, nil
 }
+
+// Failed reports whether an upstream's answer means "try another one":
+// any 5xx, except a 503 to an LL-HLS blocking reload, which means "the part
+// did not come in time" (rfc8216bis 6.2.5.2): an answer about the stream,
+// not a sick upstream.
+func Failed(status int, r *Request) bool {
+	return status >= 500 && !(status == http.StatusServiceUnavailable && strings.Contains(r.Query, "_HLS_msn="))
+}
+
+// Get makes one GET of base + r's URI through rt. Response headers must
+// arrive within headerTimeout (ErrHeaderTimeout otherwise); the body is
+// not timed, because live bodies stream. The request's context lives as
+// long as the body: call cancel after closing it (or wrap both, as
+// Origins does). A request that cannot be built is a requestError.
+func Get(ctx context.Context, rt http.RoundTripper, base string, r *Request, headerTimeout time.Duration) (*http.Response, context.CancelCauseFunc, error) {
+	uri := r.URI()
+	if !strings.HasPrefix(uri, "/") {
+		uri = "/" + uri
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, base+uri, nil)
+	if err != nil {
+		cancel(nil)
+		return nil, nil, &requestError{err}
+	}
+	if r.Header != nil {
+		req.Header = r.Header.Clone()
+	}
+	timer := time.AfterFunc(headerTimeout, func() { cancel(ErrHeaderTimeout) })
+	resp, err := rt.RoundTrip(req)
+	inTime := timer.Stop()
+	if err == nil && !inTime {
+		// Headers arrived as the timer fired: the body's context is gone.
+		resp.Body.Close()
+		err = ErrHeaderTimeout
+	}
+	if err != nil {
+		cancel(nil)
+		if !inTime && ctx.Err() == nil {
+			return nil, nil, fmt.Errorf("%s: %w (%v)", base, ErrHeaderTimeout, headerTimeout)
+		}
+		return nil, nil, fmt.Errorf("%s: %w", base, err)
+	}
+	return resp, cancel, nil
+}
+
+// NewBody wraps an http.Response body so that closing it also ends the
+// request context Get returned.
+func NewBody(b io.ReadCloser, cancel context.CancelCauseFunc) io.ReadCloser { return &body{b, cancel} }
+
+// Discard drains a small error body so the connection can be reused, but
+// never waits long for it, then ends the request context.
+func Discard(b io.ReadCloser, cancel context.CancelCauseFunc) { discard(b, cancel) }
 
 // body ends the request context when the caller closes the body.
 type body struct {

@@ -16,8 +16,13 @@ type Request struct {
 	// Query is the raw query the upstream must see (LL-HLS parameters kept,
 	// viewer tokens removed).
 	Query string
-	// Header carries the request headers worth forwarding (CMCD, hop count).
+	// Header carries the request headers worth forwarding (CMCD, Via).
 	Header http.Header
+	// Hop counts the fleet hops the viewer's request already made to get
+	// here: 0 from a viewer, 1 from a peer edge or to a shield. A router
+	// never sends a request with Hop > 0 to another edge, which is what
+	// keeps peer fetches from looping.
+	Hop int
 }
 
 // URI returns path and query as one request URI.
@@ -34,6 +39,10 @@ type Response struct {
 	Header http.Header
 	// Body must be closed by the caller.
 	Body io.ReadCloser
+	// Peer is set when another edge of the fleet answered (not a shield or
+	// an origin): the edge caches such copies only for hot keys, since the
+	// owner already holds one.
+	Peer bool
 }
 
 // Upstream fetches one object.
