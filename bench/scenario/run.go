@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var memBase runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&memBase)
-	before := scrape(ctx, cfg.Metrics)
+	before := scrape(ctx, cfg.Metrics, cfg.originMetrics())
 
 	p := &pool{cfg: &cfg, st: st, ctx: runCtx}
 	var evMu sync.Mutex
@@ -144,7 +144,7 @@ loop:
 			}
 			nextSample = nextSample.Add(time.Second)
 			cur := st.Snapshot()
-			sc := scrape(ctx, cfg.Metrics)
+			sc := scrape(ctx, cfg.Metrics, cfg.originMetrics())
 			s := sample(el, cur, prev, sc, prevScrape, before)
 			res.Samples = append(res.Samples, s)
 			prev, prevScrape = cur, sc
@@ -163,7 +163,7 @@ loop:
 		fmt.Fprintln(cfg.Progress)
 	}
 	end := st.Snapshot()
-	after := scrape(ctx, cfg.Metrics)
+	after := scrape(ctx, cfg.Metrics, cfg.originMetrics())
 	res.Summary = summarize(end, time.Since(res.Started), after, before, cfg.Metrics)
 	if peakMem.viewers > 0 {
 		res.Summary.BytesPerViewer = int64(peakMem.bytes) / peakMem.viewers
@@ -326,4 +326,12 @@ func injectFailures(ctx context.Context, cfg *Config, event func(string)) {
 		_ = o.Resume()
 		event("origin resumed (SIGCONT)")
 	}
+}
+
+// originMetrics is the origin's base URL when the bench started it.
+func (c *Config) originMetrics() string {
+	if c.System != nil && c.System.Origin != nil {
+		return c.System.Origin.URL
+	}
+	return ""
 }

@@ -22,9 +22,14 @@ type EdgeCounters struct {
 	Scraped int
 }
 
-// scrape reads the counters of every URL's /metrics.
-func scrape(ctx context.Context, bases []string) EdgeCounters {
+// scrape reads the counters of every URL's /metrics. With origin set, the
+// origin fetches are the requests the origin itself counted (exact in a
+// cluster, where edges also fetch from each other).
+func scrape(ctx context.Context, bases []string, origin string) EdgeCounters {
 	var c EdgeCounters
+	if origin != "" {
+		bases = append(bases, origin)
+	}
 	for _, b := range bases {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b+"/metrics", nil)
@@ -40,11 +45,17 @@ func scrape(ctx context.Context, bases []string) EdgeCounters {
 		if err != nil {
 			continue
 		}
+		if b == origin {
+			c.OriginFetches = sum(fams["livecdn_origin_http_requests_total"], "", "")
+			continue
+		}
 		c.Scraped++
 		c.Requests += sum(fams["livecdn_edge_requests_total"], "", "")
 		c.Hits += sum(fams["livecdn_edge_requests_total"], "cache", "HIT")
-		c.OriginFetches += sum(fams["livecdn_edge_fetches_total"], "", "") +
-			sum(fams["livecdn_edge_follow_upstream_requests_total"], "", "")
+		if origin == "" {
+			c.OriginFetches += sum(fams["livecdn_edge_fetches_total"], "", "") +
+				sum(fams["livecdn_edge_follow_upstream_requests_total"], "", "")
+		}
 	}
 	return c
 }

@@ -8,8 +8,10 @@ package sut
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +33,11 @@ type Config struct {
 	Edges int
 	// OriginOnly starts no edge at all (Edges is ignored).
 	OriginOnly bool
+	// Cluster makes the edges one gossip cluster (--join, --gossip):
+	// misses go to each key's owner edge. Shields adds that many
+	// --role shield nodes to it (implies Cluster); owners fetch through them.
+	Cluster bool
+	Shields int
 	// Part and Segment are the origin's packaging targets (defaults 200ms, 2s).
 	Part, Segment time.Duration
 	// CacheSize is each edge's --cache-size (default 256MiB).
@@ -45,9 +52,10 @@ type Config struct {
 
 // System is a started origin and its edges.
 type System struct {
-	Origin *Proc
-	Edges  []*Proc
-	stream string
+	Origin  *Proc
+	Edges   []*Proc
+	Shields []*Proc
+	stream  string
 }
 
 // Proc is one started livecdn process.
@@ -100,31 +108,97 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if s.Origin, err = start(cfg.Binary, "origin", oaddr, args); err != nil {
 		return nil, err
 	}
-	for i := range cfg.Edges {
+	cluster := cfg.Cluster || cfg.Shields > 0
+	seed := "" // gossip address every node joins (the first node joins itself)
+	total := cfg.Edges + cfg.Shields
+	for i := range total {
 		addr, err := freeAddr(cfg.Host)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		name := fmt.Sprintf("edge%d", i+1)
-		args := append([]string{"edge", "--http", addr, "--origin", s.Origin.URL, "--cache-size", cfg.CacheSize,
-			"--node-name", name, "--log-level", "warn"}, cfg.EdgeArgs...)
-		p, err := start(cfg.Binary, name, addr, args)
+		role, name := "edge", fmt.Sprintf("edge%d", i-cfg.Shields+1)
+		if i < cfg.Shields {
+			role, name = "shield", fmt.Sprintf("shield%d", i+1)
+		}
+		args := []string{"edge", "--http", addr, "--origin", s.Origin.URL, "--cache-size", cfg.CacheSize,
+			"--node-name", name, "--log-level", "warn"}
+		if cluster {
+			gossip, err := freeAddr(cfg.Host)
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			if seed == "" {
+				seed = gossip
+			}
+			args = append(args, "--gossip", gossip, "--join", seed, "--role", role)
+		}
+		p, err := start(cfg.Binary, name, addr, append(args, cfg.EdgeArgs...))
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.Edges = append(s.Edges, p)
+		if role == "shield" {
+			s.Shields = append(s.Shields, p)
+		} else {
+			s.Edges = append(s.Edges, p)
+		}
+		if i == 0 && cluster && total > 1 {
+			// The others join through it: its gossip must listen first.
+			rctx, cancel := context.WithTimeout(ctx, cfg.Ready)
+			err := p.waitOK(rctx, "/healthz")
+			cancel()
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, cfg.Ready)
 	defer cancel()
-	for _, p := range append([]*Proc{s.Origin}, s.Edges...) {
+	for _, p := range append(append([]*Proc{s.Origin}, s.Shields...), s.Edges...) {
 		if err := p.waitOK(rctx, "/live/"+cfg.Stream+"/index.m3u8"); err != nil {
 			s.Close()
 			return nil, err
 		}
 	}
+	// A stream that just started lists a few parts and no segment yet:
+	// viewers joining then would measure the stream's start, not the system.
+	if err := s.Origin.waitSegment(rctx, "/live/"+cfg.Stream+"/index.m3u8"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if cluster && len(s.Edges) > 0 {
+		if err := s.waitCluster(rctx, total); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// waitCluster polls the last edge's /cluster until it lists every node.
+func (s *System) waitCluster(ctx context.Context, n int) error {
+	p := s.Edges[len(s.Edges)-1]
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/cluster", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			var st struct {
+				Members []json.RawMessage `json:"members"`
+			}
+			err := json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			if err == nil && len(st.Members) >= n {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sut: cluster of %d nodes did not form: %w", n, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // StreamURL is the multivariant playlist (or, for dash, the MPD) of the
@@ -138,7 +212,7 @@ func (s *System) StreamURL(base string, dash bool) string {
 
 // Close kills every process.
 func (s *System) Close() {
-	for _, p := range s.Edges {
+	for _, p := range append(s.Edges, s.Shields...) {
 		p.Kill()
 	}
 	if s.Origin != nil {
@@ -191,6 +265,42 @@ func (p *Proc) waitOK(ctx context.Context, path string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// waitSegment waits until the first media playlist named by the
+// multivariant playlist at path lists a complete segment.
+func (p *Proc) waitSegment(ctx context.Context, path string) error {
+	for {
+		if b, err := get(ctx, p.URL+path); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+					dir := path[:strings.LastIndexByte(path, '/')+1]
+					if m, err := get(ctx, p.URL+dir+line); err == nil && bytes.Contains(m, []byte("#EXTINF")) {
+						return nil
+					}
+					break
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sut: no complete segment at %s: %w", p.URL+path, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func get(ctx context.Context, u string) ([]byte, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 }
 
 // Kill ends the process with SIGKILL (a crash) and waits for it.

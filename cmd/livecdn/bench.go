@@ -57,7 +57,8 @@ type benchRunFlags struct {
 	duration, part, segment, outage                         time.Duration
 	bandwidth                                               bitrate
 	churn                                                   float64
-	delta                                                   bool
+	delta, cluster                                          bool
+	shields                                                 int
 	log                                                     logFlags
 }
 
@@ -77,6 +78,8 @@ func (f *benchRunFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.churn, "churn", 0.05, "churn scenario: fraction of viewers replaced per second")
 	fs.DurationVar(&f.outage, "outage", 3*time.Second, "origin-outage scenario: how long the origin is paused")
 	fs.IntVar(&f.edges, "edges", 1, "without --target: edges to start")
+	fs.BoolVar(&f.cluster, "cluster", false, "without --target: the edges form one gossip cluster (misses go to each key's owner)")
+	fs.IntVar(&f.shields, "shields", 0, "without --target: shield nodes in the cluster (implies --cluster)")
 	fs.DurationVar(&f.part, "part", 200*time.Millisecond, "without --target: origin part target")
 	fs.DurationVar(&f.segment, "segment", 2*time.Second, "without --target: origin segment target")
 	fs.IntVar(&f.sources, "source-addrs", 250, "loopback source addresses to spread connections over (127.0.0.1-N)")
@@ -99,6 +102,8 @@ func runBenchRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{fmt.Errorf("--cmcd %q: want query or header", f.cmcd)}
 	case f.edges < 1 || f.edges > 64:
 		return usageError{fmt.Errorf("--edges %d: want 1 to 64", f.edges)}
+	case f.shields < 0 || f.shields > 16:
+		return usageError{fmt.Errorf("--shields %d: want 0 to 16", f.shields)}
 	}
 	log, err := f.log.logger(stderr)
 	if err != nil {
@@ -117,7 +122,8 @@ func runBenchRun(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stderr, "starting origin and %d edge(s) with the built-in source %q\n", f.edges, f.stream)
-		sys, err := sut.Start(ctx, sut.Config{Binary: bin, Stream: f.stream, Edges: f.edges, Part: f.part, Segment: f.segment})
+		sys, err := sut.Start(ctx, sut.Config{Binary: bin, Stream: f.stream, Edges: f.edges, Part: f.part, Segment: f.segment,
+			Cluster: f.cluster, Shields: f.shields})
 		if err != nil {
 			return err
 		}
