@@ -32,6 +32,11 @@ type ClientConfig struct {
 	SourceAddrs int
 	// Timeout bounds a request that is not a blocking reload (default 10 s).
 	Timeout time.Duration
+	// ReadBufferSize is each connection's read buffer while a response is
+	// awaited; response headers must fit in it (default 2 KiB: ours are
+	// about 400 bytes). Every viewer blocked in an LL-HLS reload holds one,
+	// so it is a large share of the memory per viewer.
+	ReadBufferSize int
 }
 
 // NewClient returns a client for cfg.
@@ -45,12 +50,15 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.ReadBufferSize <= 0 {
+		cfg.ReadBufferSize = 2 << 10
+	}
 	cl := &Client{sources: min(cfg.SourceAddrs, 254)}
 	cl.c = &fasthttp.Client{
 		Name:                      "livecdn-bench",
 		MaxConnsPerHost:           cfg.MaxConnsPerHost,
 		MaxIdleConnDuration:       30 * time.Second,
-		ReadBufferSize:            8 << 10,
+		ReadBufferSize:            cfg.ReadBufferSize,
 		WriteBufferSize:           2 << 10,
 		MaxConnWaitTimeout:        cfg.Timeout,
 		MaxIdemponentCallAttempts: 1,

@@ -149,7 +149,10 @@ loop:
 			res.Samples = append(res.Samples, s)
 			prev, prevScrape = cur, sc
 			if cur.Active > peakMem.viewers {
+				// Live memory, not garbage waiting for the collector: one
+				// forced GC per new peak (a few per run).
 				var m runtime.MemStats
+				runtime.GC()
 				runtime.ReadMemStats(&m)
 				peakMem.viewers = cur.Active
 				peakMem.bytes = (m.HeapInuse + m.StackInuse) - min(m.HeapInuse+m.StackInuse, memBase.HeapInuse+memBase.StackInuse)
