@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -22,8 +23,9 @@ type Client struct {
 
 // ClientConfig tunes the shared client.
 type ClientConfig struct {
-	// MaxConnsPerHost bounds open connections per target (default 100000).
-	// Above it, requests wait for a free connection (bounded by Timeout).
+	// MaxConnsPerHost bounds open connections per target (default: the
+	// descriptor limit less 1,000, as a process cannot hold more). Above it,
+	// requests wait for a free connection (bounded by Timeout).
 	MaxConnsPerHost int
 	// SourceAddrs is how many 127.0.0.x source addresses to spread loopback
 	// connections over (default 250; 0 or 1: the kernel's choice). Each
@@ -43,6 +45,10 @@ type ClientConfig struct {
 func NewClient(cfg ClientConfig) *Client {
 	if cfg.MaxConnsPerHost <= 0 {
 		cfg.MaxConnsPerHost = 100000
+		var l syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur > 2000 && l.Cur < 101000 {
+			cfg.MaxConnsPerHost = int(l.Cur) - 1000
+		}
 	}
 	if cfg.SourceAddrs == 0 {
 		cfg.SourceAddrs = 250
