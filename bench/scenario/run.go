@@ -95,15 +95,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Client = player.NewClient(player.ClientConfig{})
 	}
 	st := &player.Stats{}
-	res := &Result{Scenario: cfg.Scenario, Protocol: string(cfg.Protocol), Targets: cfg.URLs,
-		Viewers: cfg.Viewers, Duration: cfg.Duration, Started: time.Now()}
-	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
-	defer stop()
-
 	var memBase runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&memBase)
 	before := scrape(ctx, cfg.Metrics, cfg.originMetrics())
+	// The clock starts after the setup, so event times and the duration are
+	// the viewers' however slow a loaded box makes the setup.
+	res := &Result{Scenario: cfg.Scenario, Protocol: string(cfg.Protocol), Targets: cfg.URLs,
+		Viewers: cfg.Viewers, Duration: cfg.Duration, Started: time.Now()}
+	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
+	defer stop()
 
 	p := &pool{cfg: &cfg, st: st, ctx: runCtx}
 	var evMu sync.Mutex
