@@ -103,7 +103,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// the viewers' however slow a loaded box makes the setup.
 	res := &Result{Scenario: cfg.Scenario, Protocol: string(cfg.Protocol), Targets: cfg.URLs,
 		Viewers: cfg.Viewers, Duration: cfg.Duration, Started: time.Now()}
-	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
+	// A quarter second past the duration: the last one-second sample is
+	// taken before the viewers start leaving, not while they do.
+	runCtx, stop := context.WithTimeout(ctx, cfg.Duration+250*time.Millisecond)
 	defer stop()
 
 	p := &pool{cfg: &cfg, st: st, ctx: runCtx}
