@@ -13,7 +13,9 @@ import (
 // EdgeCounters are the edge metrics a report plots, summed over edges.
 type EdgeCounters struct {
 	// Requests and Hits are viewer requests answered, and those answered
-	// from cache (cache="HIT").
+	// without an upstream request of their own: from cache (HIT, STALE) or
+	// from one shared fetch or LL-HLS follower (COALESCED, which is how the
+	// edge labels held blocking reloads).
 	Requests, Hits float64
 	// OriginFetches counts upstream requests: fetches of any reason plus
 	// the LL-HLS followers' playlist requests.
@@ -51,7 +53,9 @@ func scrape(ctx context.Context, bases []string, origin string) EdgeCounters {
 		}
 		c.Scraped++
 		c.Requests += sum(fams["livecdn_edge_requests_total"], "", "")
-		c.Hits += sum(fams["livecdn_edge_requests_total"], "cache", "HIT")
+		for _, v := range []string{"HIT", "COALESCED", "STALE"} {
+			c.Hits += sum(fams["livecdn_edge_requests_total"], "cache", v)
+		}
 		if origin == "" {
 			c.OriginFetches += sum(fams["livecdn_edge_fetches_total"], "", "") +
 				sum(fams["livecdn_edge_follow_upstream_requests_total"], "", "")
