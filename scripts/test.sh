@@ -39,6 +39,13 @@ fi
 if ! command -v promtool >/dev/null 2>&1; then
 	apt_pkgs+=(prometheus)
 fi
+# livecdn bench compare (bench/compare's test) runs nginx and Varnish.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+	apt_pkgs+=(nginx)
+fi
+if ! command -v varnishd >/dev/null 2>&1 && [ ! -x /usr/sbin/varnishd ]; then
+	apt_pkgs+=(varnish)
+fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
 	echo "test.sh: installing ${apt_pkgs[*]}"
 	"${SUDO[@]}" apt-get update -qq

@@ -30,6 +30,7 @@ var commands = []command{
 	{"status", "print a cluster's members, roles, key shares, hit ratios and viewers", runStatus},
 	{"drain", "drain one node: stop owning keys, finish responses, leave, exit", runDrain},
 	{"probe", "exit 0 if a URL answers 2xx (container health checks)", runProbe},
+	{"bench", "load-test: emulated viewers (run), fleet simulator (sim), nginx/Varnish (compare)", runBench},
 }
 
 // usageError is a bad flag or value: exit status 2 with one line.

@@ -9,12 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/livecdn/livecdn/ingest"
+	"github.com/livecdn/livecdn/ingest/loop"
 	"github.com/livecdn/livecdn/ingest/rtmp"
 	"github.com/livecdn/livecdn/ingest/rtsp"
 	"github.com/livecdn/livecdn/ingest/srt"
@@ -34,6 +37,7 @@ type originFlags struct {
 	part, segment, linger, drain time.Duration
 	window                       int
 	takeover                     bool
+	sources                      config.List
 	log                          logFlags
 	arch                         archiveFlags
 	parsedLadder                 *transcode.Ladder
@@ -57,6 +61,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.window, "window", d.Window, "segments in the live window of each playlist")
 	fs.DurationVar(&f.linger, "linger", d.Linger, "how long a stream stays servable after its publisher left")
 	fs.DurationVar(&f.drain, "drain", 10*time.Second, "on SIGTERM, how long in-flight HTTP requests may finish")
+	fs.Var(&f.sources, "source", "built-in source to publish, loop:{stream} (the demo clip, looped); repeatable")
 	f.log.register(fs)
 	f.arch.register(fs)
 }
@@ -72,6 +77,11 @@ func (f *originFlags) validate() error {
 	}
 	if err := f.arch.validate(f.archive); err != nil {
 		return err
+	}
+	for _, src := range f.sources {
+		if name, ok := strings.CutPrefix(src, "loop:"); !ok || !ingest.ValidName(name) {
+			return usageError{fmt.Errorf("--source %q: want loop:{stream} with a valid stream name", src)}
+		}
 	}
 	ladder, err := transcode.LoadLadder(f.ladder)
 	if err != nil {
@@ -99,7 +109,21 @@ func runOrigin(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Built-in sources (benchmarks, smoke tests) publish like any publisher:
+	// through the hub, so keys and the ladder apply to them too.
+	srcCtx, stopSources := context.WithCancel(ctx)
+	var sources sync.WaitGroup
+	for _, src := range f.sources {
+		name := strings.TrimPrefix(src, "loop:")
+		sources.Go(func() {
+			if err := loop.Run(srcCtx, st.hub, name); err != nil {
+				log.Error("built-in source stopped", "stream", name, "err", err)
+			}
+		})
+	}
 	<-ctx.Done()
+	stopSources()
+	sources.Wait() // each source's session is closed: its last part is flushed
 	return st.shutdown(f.drain)
 }
 
