@@ -67,6 +67,9 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string) coa
 			}
 		}
 		o.Finish(nil)
+		if kind == rules.Media {
+			o.Seal() // hits now go out by sendfile from a memory file
+		}
 		if !early {
 			ttl, cacheable = s.cfg.Policy.Freshness(kind, resp.Status, h, o.Body())
 			if !cacheable {
