@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // benchOrigin serves the three object kinds the compare script measures:
@@ -105,6 +107,7 @@ func benchHit(b *testing.B, path string, conns int, hdr string) {
 	b.SetBytes(int64(want))
 	b.ReportAllocs()
 	b.SetParallelism(conns)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		h := dial()
@@ -116,6 +119,17 @@ func benchHit(b *testing.B, path string, conns int, hdr string) {
 			}
 		}
 	})
+	b.StopTimer()
+	// CPU time of the whole process (edge and client) per hit: less
+	// sensitive than wall time to other work on a shared machine.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime is the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkHit1MiB(b *testing.B)     { benchHit(b, "/live/b/v/seg1.m4s", 8, "") }

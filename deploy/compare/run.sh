@@ -93,8 +93,8 @@ U_LIVECDN=$((BASE_PORT + 11)) U_NGINX=$((BASE_PORT + 12)) U_VARNISH=$((BASE_PORT
 for p in $P_LIVECDN $P_NGINX $P_VARNISH $P_NOLOCK $U_LIVECDN $U_NGINX $U_VARNISH $U_NOLOCK $U_DIRECT; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p is in use (set BASE_PORT)"; fi
 done
-port_of() { case $1 in livecdn) echo "$P_LIVECDN" ;; nginx) echo "$P_NGINX" ;; varnish) echo "$P_VARNISH" ;; nginx-nolock) echo "$P_NOLOCK" ;; esac; }
-uport_of() { case $1 in livecdn) echo "$U_LIVECDN" ;; nginx) echo "$U_NGINX" ;; varnish) echo "$U_VARNISH" ;; nginx-nolock) echo "$U_NOLOCK" ;; esac; }
+port_of() { case $1 in livecdn) echo "$P_LIVECDN" ;; nginx) echo "$P_NGINX" ;; varnish) echo "$P_VARNISH" ;; nginx-nolock) echo "$P_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
+uport_of() { case $1 in livecdn) echo "$U_LIVECDN" ;; nginx) echo "$U_NGINX" ;; varnish) echo "$U_VARNISH" ;; nginx-nolock) echo "$U_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
 
 # --- objects -------------------------------------------------------------------
 SEG=/live/bench/video/seg100.m4s
@@ -243,7 +243,10 @@ if [ "$FLASH_N" -gt 0 ]; then
 		prefix=seg
 		[ "$fobj" != part ] || prefix=part
 		for rep in $(seq "$FLASH_REPEATS"); do
-			for cache in $CACHES nginx-nolock; do
+			# direct: no cache, the crowd goes to the upstream itself (every
+			# request waits FLASH_DELAY in parallel): the floor this client
+			# reaches on this box, which no cache can beat.
+			for cache in $CACHES nginx-nolock direct; do
 				p=/flash/live/bench/video/$prefix$rep$$$RANDOM-$cache.m4s
 				line=$("$WORK/bin/flash" -base "http://127.0.0.1:$(port_of "$cache")" -warm "$PART" -path "$p" \
 					-n "$FLASH_N" -bytes "$(size_of "$fobj")" 2>>"$WORK/flash.log") || die "flash client failed on $cache (see $WORK/flash.log)"
@@ -261,10 +264,18 @@ hwm_kib() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 children_rss_kib() { # sum of the RSS of pid's children (nginx workers, the varnish child)
 	ps --ppid "$1" -o rss= | awk '{s+=$1} END{print s+0}'
 }
+# livecdn keeps complete media in memory files (memfd), which are not in
+# VmRSS until mapped: count them from its metric and report the sum.
+file_mib() { curl -sf "http://127.0.0.1:$P_LIVECDN/metrics" | awk '/^livecdn_edge_cache_file_bytes /{printf "%.0f", $2/1048576}'; }
+livecdn_mem() {
+	local rss fm
+	rss=$(($(rss_kib "$LIVECDN_PID") / 1024)) fm=$(file_mib)
+	echo "  livecdn VmRSS $rss MiB (VmHWM $(($(hwm_kib "$LIVECDN_PID") / 1024)) MiB) + memory files $fm MiB = $((rss + ${fm:-0})) MiB"
+}
 MEM=$WORK/mem.txt
 {
 	echo "after the throughput and flash runs:"
-	echo "  livecdn VmRSS $(($(rss_kib "$LIVECDN_PID") / 1024)) MiB (VmHWM $(($(hwm_kib "$LIVECDN_PID") / 1024)) MiB)"
+	livecdn_mem
 } >"$MEM"
 if [ "$FILL" = 1 ]; then
 	nfill=$((CACHE_SIZE_MIB * 3 / 2))
@@ -277,7 +288,7 @@ if [ "$FILL" = 1 ]; then
 	cache_bytes=$(curl -sf "http://127.0.0.1:$P_LIVECDN/metrics" | awk '/^livecdn_edge_cache_bytes /{printf "%.0f", $2/1048576}')
 	{
 		echo "after $nfill MiB more (1.5x --cache-size ${CACHE_SIZE_MIB}MiB) went through each cache:"
-		echo "  livecdn VmRSS $(($(rss_kib "$LIVECDN_PID") / 1024)) MiB (VmHWM $(($(hwm_kib "$LIVECDN_PID") / 1024)) MiB), livecdn_edge_cache_bytes $cache_bytes MiB"
+		echo "$(livecdn_mem), livecdn_edge_cache_bytes $cache_bytes MiB"
 		echo "  varnishd child VmRSS $(($(children_rss_kib "$VARNISH_PID") / 1024)) MiB (-s malloc,${CACHE_SIZE_MIB}m)"
 		echo "  nginx workers VmRSS $(($(children_rss_kib "$NGINX_PID") / 1024)) MiB (cache files on tmpfs: $(du -sm "$SHM/nginx/live" | cut -f1) MiB, not in RSS)"
 	} >>"$MEM"
@@ -334,12 +345,13 @@ report() {
 		echo "| object | cache | time to headers p50 / p99 (ms) | time to last byte p50 / p99 (ms) | max (ms) | upstream requests per object | X-Cache (last run) |"
 		echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
 		for fobj in $FLASH_OBJECTS; do
-			for k in $CACHES nginx-nolock; do
+			for k in $CACHES nginx-nolock direct; do
 				f() { awk -F'\t' -v k="$k" -v o="$fobj" -v key="$1" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]==key) print x[2] } }' "$FLASH" | median; }
 				xc=$(awk -F'\t' -v k="$k" -v o="$fobj" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]=="xcache") last=x[2] } } END{print last}' "$FLASH")
 				bad=$(awk -F'\t' -v k="$k" -v o="$fobj" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]=="bad") s+=x[2] } } END{print s+0}' "$FLASH")
 				name=$k
 				[ "$k" != nginx-nolock ] || name="nginx, proxy_cache_lock off"
+				[ "$k" != direct ] || name="no cache (the upstream itself: this client's floor)"
 				echo "| $(label_of "$fobj") | $name | $(f ttfb_p50) / $(f ttfb_p99) | $(f p50) / $(f p99) | $(f max) | $(f upstream) | $xc$([ "$bad" = 0 ] || echo ", $bad failed") |"
 			done
 		done
