@@ -83,6 +83,14 @@ func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
 	defer cancel()
 	var written int64
 	for written < b.n {
+		if f, size := b.o.File(); f != nil && int64(size) == b.n {
+			// Sealed while this viewer was behind: send the rest from the file.
+			m, err, handled := sendFile(b.conn, f, written, b.n-written)
+			if handled {
+				b.counter.Add(float64(m))
+				return written + m, err
+			}
+		}
 		p, done, err := b.o.Next(ctx, int(written))
 		if err != nil {
 			return written, err // the connection is closed mid-body: the viewer sees a short read

@@ -106,19 +106,11 @@ func (s *Server) prefetchFetch(ctx context.Context, path string) (int64, error) 
 	if leader {
 		o.MarkPrefetched()
 	}
-	for off := 0; ; {
-		b, done, err := o.Next(ctx, off)
-		if err != nil {
-			return 0, err
-		}
-		off += len(b)
-		if done {
-			if !leader {
-				return 0, nil
-			}
-			return int64(off), nil
-		}
+	n, err := o.WaitDone(ctx)
+	if err != nil || !leader {
+		return 0, err
 	}
+	return int64(n), nil
 }
 
 // prefetchSnapshot offers the objects of a follower's playlist once per

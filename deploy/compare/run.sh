@@ -180,18 +180,37 @@ RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 LOADS=$WORK/loads.txt
 : >"$LOADS"
+# cpu_ticks cache: CPU time (user+system, clock ticks) used so far by the
+# cache's processes (livecdn; the nginx master and workers; varnishd and its
+# child). On a shared box a cache's req/s also depends on how much CPU the
+# scheduler gives it (Linux shares CPU per thread: Varnish runs hundreds of
+# threads, nginx 2 workers, livecdn ~GOMAXPROCS=2 busy threads), so the
+# report also gives the CPU each cache spent per response.
+cpu_ticks() {
+	local pid pids=()
+	case $1 in
+	livecdn) pids=("$LIVECDN_PID") ;;
+	nginx) pids=("$NGINX_PID" $(ps --ppid "$NGINX_PID" -o pid=)) ;;
+	varnish) pids=("$VARNISH_PID" $(ps --ppid "$VARNISH_PID" -o pid=)) ;;
+	esac
+	for pid in "${pids[@]}"; do awk '{print $14+$15}' "/proc/$pid/stat" 2>/dev/null || echo 0; done | awk '{s+=$1} END{print s+0}'
+}
+CLK_TCK=$(getconf CLK_TCK)
+
 run_wrk() { # obj conns cache rep duration [record]
-	local obj=$1 c=$2 cache=$3 rep=$4 dur=$5 record=${6:-1} p out hdr=() before after
+	local obj=$1 c=$2 cache=$3 rep=$4 dur=$5 record=${6:-1} p out hdr=() before after cpu0 cpu1
 	p=$(path_of "$obj")
 	[ "$obj" != playlist-gzip ] || hdr=(-H "Accept-Encoding: gzip")
 	out=$WORK/wrk/$obj-$c-$cache-$rep.txt
 	before=$(upcount "$cache" "$p")
 	cut -d' ' -f1 /proc/loadavg >>"$LOADS"
+	cpu0=$(cpu_ticks "$cache")
 	wrk -t"$THREADS" -c"$c" -d"$dur" --latency "${hdr[@]}" "http://127.0.0.1:$(port_of "$cache")$p" >"$out" 2>&1 ||
 		die "wrk failed: $(cat "$out")"
+	cpu1=$(cpu_ticks "$cache")
 	after=$(upcount "$cache" "$p")
 	[ "$record" = 1 ] || return 0
-	local rps p50 p99 tps non2xx errs bpr
+	local rps p50 p99 tps non2xx errs bpr reqs cpk
 	rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
 	p50=$(to_ms "$(awk '$1=="50%"{print $2}' "$out")")
 	p99=$(to_ms "$(awk '$1=="99%"{print $2}' "$out")")
@@ -199,6 +218,8 @@ run_wrk() { # obj conns cache rep duration [record]
 	non2xx=$(awk '/Non-2xx/{print $NF}' "$out")
 	errs=$(awk '/Socket errors/{gsub(",",""); print $4+$6+$8+$10}' "$out")
 	bpr=$(awk -v t="$tps" -v r="$rps" 'BEGIN{ if (r > 0) printf "%.0f", t/r; else print 0 }')
+	reqs=$(awk '/requests in/{print $1}' "$out")
+	cpk=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" -v hz="$CLK_TCK" 'BEGIN{ if (n > 0) printf "%.1f", (b-a)*1000/hz/n*1000; else print "nan" }')
 	[ -z "$non2xx" ] || die "$cache $obj c=$c: $non2xx non-2xx responses"
 	local want
 	want=$(size_of "$obj")
@@ -207,10 +228,10 @@ run_wrk() { # obj conns cache rep duration [record]
 	if [ "$want" -gt 0 ] && { [ "$bpr" -lt $((want * 95 / 100)) ] || [ "$bpr" -gt $((want + 2048 + want / 10)) ]; }; then
 		die "$cache $obj c=$c: $bpr bytes per response, want about $want"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$obj" "$c" "$cache" "$rep" "$rps" "$p50" "$p99" "$bpr" \
-		$((after - before)) "${errs:-0}" >>"$RESULTS"
-	log "$(printf '%-13s c=%-4s %-8s #%s %10s req/s  p99 %8s ms  %6s B/resp  upstream +%s  sock-err %s' \
-		"$obj" "$c" "$cache" "$rep" "$rps" "$p99" "$bpr" $((after - before)) "${errs:-0}")"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$obj" "$c" "$cache" "$rep" "$rps" "$p50" "$p99" "$bpr" \
+		$((after - before)) "${errs:-0}" "$cpk" >>"$RESULTS"
+	log "$(printf '%-13s c=%-4s %-8s #%s %10s req/s  p99 %8s ms  %6s B/resp  upstream +%s  sock-err %s  cpu %s ms/1000' \
+		"$obj" "$c" "$cache" "$rep" "$rps" "$p99" "$bpr" $((after - before)) "${errs:-0}" "$cpk")"
 }
 
 points=()
@@ -313,6 +334,18 @@ report() {
 		read -r obj c <<<"$pt"
 		l=$(col "$obj" "$c" livecdn 5) n=$(col "$obj" "$c" nginx 5) v=$(col "$obj" "$c" varnish 5)
 		echo "| $(label_of "$obj") | $c | $(fmt_rps "$l") | $(fmt_rps "$n") | $(fmt_rps "$v") | $(ratio "$l" "$n") | $(ratio "$l" "$v") |"
+	done
+	echo
+	echo "## Server CPU per 1000 responses (user+system ms of the cache's processes during each run, median of $REPEATS runs)"
+	echo
+	echo "Lower is better; less sensitive to the box's other load than req/s: what each response cost the cache."
+	echo
+	echo "| object | conns | livecdn | nginx | varnish | livecdn/nginx | livecdn/varnish |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for pt in "${points[@]}"; do
+		read -r obj c <<<"$pt"
+		l=$(col "$obj" "$c" livecdn 11) n=$(col "$obj" "$c" nginx 11) v=$(col "$obj" "$c" varnish 11)
+		echo "| $(label_of "$obj") | $c | $l | $n | $v | $(ratio "$l" "$n") | $(ratio "$l" "$v") |"
 	done
 	echo
 	echo "## Latency under that load (wrk --latency, median of $REPEATS runs; p50 / p99 in ms)"

@@ -195,15 +195,18 @@ func (o *Object) Next(ctx context.Context, off int) (b []byte, done bool, err er
 			ch = o.waitLocked()
 		}
 		o.mu.Unlock()
-		if f != nil { // sealed while this reader lagged behind: rare, so a copy is fine
+		if f != nil {
+			// Sealed while this reader lagged behind. Copy a bounded piece
+			// (500 lagging viewers must not each copy a whole segment);
+			// streaming viewers avoid this by sending from File instead.
 			if off >= size {
 				return nil, true, nil
 			}
-			b := make([]byte, size-off)
+			b := make([]byte, min(size-off, 64<<10))
 			if _, err := f.ReadAt(b, int64(off)); err != nil {
 				return nil, false, err
 			}
-			return b, true, nil
+			return b, off+len(b) == size, nil
 		}
 		if off < len(body) {
 			return body[off:len(body):len(body)], fin && ferr == nil, nil
@@ -215,6 +218,39 @@ func (o *Object) Next(ctx context.Context, off int) (b []byte, done bool, err er
 		case <-ch:
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
+		}
+	}
+}
+
+// File returns the file holding the complete body and its length once the
+// object is sealed, or nil.
+func (o *Object) File() (*os.File, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.file, o.size
+}
+
+// WaitDone blocks until the body is complete (returning its length) or the
+// transfer failed, without touching the bytes.
+func (o *Object) WaitDone(ctx context.Context) (int, error) {
+	for {
+		o.mu.Lock()
+		fin, ferr, n := o.done, o.err, len(o.body)
+		if o.file != nil {
+			n = o.size
+		}
+		var ch chan struct{}
+		if !fin {
+			ch = o.waitLocked()
+		}
+		o.mu.Unlock()
+		if fin {
+			return n, ferr
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		}
 	}
 }
