@@ -69,6 +69,9 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string, l l
 			}
 		}
 		o.Finish(nil)
+		if kind == rules.Media {
+			o.Seal() // hits now go out by sendfile from a memory file
+		}
 		if !early {
 			ttl, cacheable = s.cfg.Policy.Freshness(kind, resp.Status, h, o.Body())
 			if !cacheable || !admitted {
@@ -107,19 +110,11 @@ func (s *Server) prefetchFetch(ctx context.Context, path string) (int64, error) 
 	if leader {
 		o.MarkPrefetched()
 	}
-	for off := 0; ; {
-		b, done, err := o.Next(ctx, off)
-		if err != nil {
-			return 0, err
-		}
-		off += len(b)
-		if done {
-			if !leader {
-				return 0, nil
-			}
-			return int64(off), nil
-		}
+	n, err := o.WaitDone(ctx)
+	if err != nil || !leader {
+		return 0, err
 	}
+	return int64(n), nil
 }
 
 // prefetchSnapshot offers the objects of a follower's playlist once per

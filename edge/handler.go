@@ -41,6 +41,13 @@ type request struct {
 	via         string // Via header for upstream requests
 }
 
+// The headers on every response, as bytes set without normalising.
+var (
+	hdrACAO, valACAO = []byte("Access-Control-Allow-Origin"), []byte("*")
+	hdrACEH, valACEH = []byte("Access-Control-Expose-Headers"), []byte("Content-Length, Content-Range, ETag, Age, X-Cache, Date")
+	hdrVia           = []byte("Via")
+)
+
 func (s *Server) fmtMetricsHandler() fasthttp.RequestHandler {
 	if s.cfg.Gatherer == nil {
 		return nil
@@ -50,9 +57,9 @@ func (s *Server) fmtMetricsHandler() fasthttp.RequestHandler {
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, ETag, Age, X-Cache, Date")
-	h.Set("Via", "1.1 "+s.cfg.NodeName)
+	h.SetCanonical(hdrACAO, valACAO)
+	h.SetCanonical(hdrACEH, valACEH)
+	h.SetCanonical(hdrVia, s.via)
 	switch {
 	case ctx.IsOptions():
 		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
@@ -196,7 +203,7 @@ func (s *Server) waitContext() (context.Context, context.CancelFunc) {
 // serveCached is the cache path: hit, or one fetch per key shared by every
 // concurrent miss, or the stale copy when the upstream fails.
 func (s *Server) serveCached(ctx *fasthttp.RequestCtx, r *request) {
-	now := time.Now()
+	now := r.start
 	old, found := s.cache.Get(r.key)
 	if found && old.Fresh(now) {
 		if st := old.Status(); st != 0 {

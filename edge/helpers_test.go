@@ -14,7 +14,7 @@ import (
 )
 
 // startEdge runs an in-process edge on a free loopback port in front of origins.
-func startEdge(t *testing.T, mutate func(*edge.Config), origins ...string) (*edge.Server, string, *upstream.Origins) {
+func startEdge(t testing.TB, mutate func(*edge.Config), origins ...string) (*edge.Server, string, *upstream.Origins) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	ocfg := upstream.DefaultOriginsConfig()

@@ -1,7 +1,12 @@
 package edge
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/livecdn/livecdn/edge/cache"
 )
 
 type metrics struct {
@@ -14,6 +19,24 @@ type metrics struct {
 	evictions    prometheus.Counter
 	prefetchHits prometheus.Counter
 	wasted       prometheus.Counter
+
+	// The children hits use, looked up once instead of by label per request.
+	ok200    map[string]prometheus.Counter  // code 200 by cache result
+	observer map[string]prometheus.Observer // latency by cache result
+}
+
+// observe counts a response and its time to headers.
+func (m *metrics) observe(code int, result string, d time.Duration) {
+	c, ok := m.ok200[result]
+	if code != 200 || !ok {
+		c = m.requests.WithLabelValues(strconv.Itoa(code), result)
+	}
+	c.Inc()
+	o, ok := m.observer[result]
+	if !ok {
+		o = m.latency.WithLabelValues(result)
+	}
+	o.Observe(d.Seconds())
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
@@ -47,6 +70,11 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 			Name: "livecdn_edge_prefetch_wasted_total", Help: "Prefetched objects evicted before any viewer asked.",
 		}),
 	}
+	m.ok200, m.observer = map[string]prometheus.Counter{}, map[string]prometheus.Observer{}
+	for _, r := range []string{hit, miss, coalesced, stale} {
+		m.ok200[r] = m.requests.WithLabelValues("200", r)
+		m.observer[r] = m.latency.WithLabelValues(r)
+	}
 	if reg == nil {
 		return m
 	}
@@ -55,6 +83,9 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 			func() float64 { return float64(s.cache.Bytes()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "livecdn_edge_cache_objects", Help: "Objects held by the cache."},
 			func() float64 { return float64(s.cache.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "livecdn_edge_cache_file_bytes",
+			Help: "Bytes of cached bodies held in memory files (sent with sendfile), evicted ones included until collected."},
+			func() float64 { return float64(cache.FileBytes()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livecdn_edge_prefetched_total", Help: "Objects prefetched."},
 			func() float64 { return float64(s.prefetch.Stats.Prefetched.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "livecdn_edge_prefetch_dropped_total", Help: "Prefetch offers refused by the bounds."},

@@ -19,69 +19,135 @@ import (
 // storedHeaders are the upstream response headers an object keeps and replays.
 var storedHeaders = []string{"Content-Type", "Cache-Control", "ETag", "Last-Modified", "Expires", "Content-Language"}
 
-// respond writes o to the viewer: headers at once, then the body — all of it
-// when complete, or streamed as it arrives (read-while-writer).
+// Header names and values set on every response, as bytes so fasthttp
+// neither normalises nor converts them per request.
+var (
+	hdrXCache        = []byte("X-Cache")
+	hdrAge           = []byte("Age")
+	hdrAcceptRanges  = []byte("Accept-Ranges")
+	hdrContentEnc    = []byte("Content-Encoding")
+	hdrVary          = []byte("Vary")
+	valBytes         = []byte("bytes")
+	valGzip          = []byte("gzip")
+	valAcceptEncding = []byte("Accept-Encoding")
+	resultValues     = map[string][]byte{hit: []byte(hit), miss: []byte(miss), coalesced: []byte(coalesced), stale: []byte(stale)}
+)
+
+// respond writes o to the viewer: headers at once, then the body — from
+// the object's file by sendfile when sealed, from memory when small, or
+// streamed as it arrives (read-while-writer).
 func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, o *cache.Object, result string) {
-	status, hdr := o.Status(), o.Header()
+	v := o.Hit()
 	h := &ctx.Response.Header
-	for _, name := range storedHeaders {
-		if v := hdr.Get(name); v != "" {
-			h.Set(name, v)
-		}
+	for _, f := range v.Fields {
+		h.SetCanonical(f.Name, f.Value)
 	}
-	h.Set("X-Cache", result)
-	h.Set("Age", strconv.Itoa(int(o.Age(time.Now()).Seconds())))
-	if o.Hit() {
+	h.SetCanonical(hdrXCache, resultValues[result])
+	var num [20]byte
+	age := max(int64(r.start.Sub(v.Stored)/time.Second), 0)
+	h.SetCanonical(hdrAge, strconv.AppendInt(num[:0], age, 10))
+	if v.FirstPrefetchHit {
 		s.metrics.prefetchHits.Inc()
-		s.prefetch.Served(int64(len(o.Body())))
+		s.prefetch.Served(int64(v.Len()))
 	}
-	s.metrics.requests.WithLabelValues(strconv.Itoa(status), result).Inc()
-	s.metrics.latency.WithLabelValues(result).Observe(time.Since(r.start).Seconds())
-	if status == http.StatusOK && notModified(ctx, hdr) {
+	s.metrics.observe(v.Status, result, time.Since(r.start))
+	if v.Status == http.StatusOK && notModified(ctx, v.Header) {
 		ctx.SetStatusCode(http.StatusNotModified)
 		ctx.Response.SkipBody = true
 		return
 	}
-	ctx.SetStatusCode(status)
-	done, _ := o.Done()
+	ctx.SetStatusCode(v.Status)
 	textual := r.kind == rules.Playlist || r.kind == rules.MPD
-	if !done && !textual {
-		s.stream(ctx, o)
+	if !v.Done && !textual {
+		s.stream(ctx, o, v.Length)
 		return
 	}
-	body, err := wholeBody(o)
-	if err != nil {
-		ctx.ResetBody()
-		s.fail(ctx, http.StatusBadGateway, "upstream: "+err.Error())
+	if v.Err != nil {
+		s.fail(ctx, http.StatusBadGateway, "upstream: "+v.Err.Error())
 		return
 	}
-	if textual && r.token != "" && status == http.StatusOK {
+	if v.File != nil {
+		s.sendSealed(ctx, v)
+		return
+	}
+	body := v.Body
+	if !v.Done { // a playlist or MPD still arriving: tokens and gzip need the whole text
+		var err error
+		if body, err = wholeBody(o); err != nil {
+			s.fail(ctx, http.StatusBadGateway, "upstream: "+err.Error())
+			return
+		}
+	}
+	rewritten := false
+	if textual && r.token != "" && v.Status == http.StatusOK {
 		if r.kind == rules.Playlist {
 			body = token.RewriteHLS(body, r.token)
 		} else {
 			body = token.RewriteMPD(body, r.token)
 		}
+		rewritten = true
 		h.Del("ETag") // the body now differs per viewer
 	}
-	if textual && status == http.StatusOK && len(body) > 512 && ctx.Request.Header.HasAcceptEncoding("gzip") {
-		body = fasthttp.AppendGzipBytes(nil, body)
-		h.Set("Content-Encoding", "gzip")
-		h.Set("Vary", "Accept-Encoding")
+	if textual && v.Status == http.StatusOK && len(body) > 512 && ctx.Request.Header.HasAcceptEncoding("gzip") {
+		if rewritten { // per viewer: compress fast
+			body = fasthttp.AppendGzipBytesLevel(nil, body, fasthttp.CompressBestSpeed)
+		} else { // once per playlist version, kept with the object
+			body = o.Encoded(gzipBody)
+		}
+		h.SetCanonical(hdrContentEnc, valGzip)
+		h.SetCanonical(hdrVary, valAcceptEncding)
 	}
-	if rng := ctx.Request.Header.Peek("Range"); len(rng) > 0 && status == http.StatusOK && !textual {
-		start, end, ok := ParseRange(string(rng), len(body))
+	if rng := ctx.Request.Header.Peek("Range"); len(rng) > 0 && v.Status == http.StatusOK && !textual {
+		start, end, ok := s.contentRange(ctx, rng, len(body))
 		if !ok {
-			h.Set("Content-Range", fmt.Sprintf("bytes */%d", len(body)))
-			ctx.SetStatusCode(http.StatusRequestedRangeNotSatisfiable)
 			return
 		}
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, len(body)))
-		ctx.SetStatusCode(http.StatusPartialContent)
 		body = body[start : end+1]
 	}
-	h.Set("Accept-Ranges", "bytes")
+	h.SetCanonical(hdrAcceptRanges, valBytes)
 	s.metrics.bytesOut.Add(float64(len(body)))
 	ctx.Response.SetBodyRaw(body)
+}
+
+func gzipBody(b []byte) []byte { return fasthttp.AppendGzipBytes(nil, b) }
+
+// contentRange answers a Range header for a body of size bytes: 206 with
+// Content-Range and the inclusive range, or 416 and ok false.
+func (s *Server) contentRange(ctx *fasthttp.RequestCtx, rng []byte, size int) (start, end int, ok bool) {
+	h := &ctx.Response.Header
+	start, end, ok = ParseRange(string(rng), size)
+	if !ok {
+		h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		ctx.SetStatusCode(http.StatusRequestedRangeNotSatisfiable)
+		return 0, 0, false
+	}
+	h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, size))
+	ctx.SetStatusCode(http.StatusPartialContent)
+	return start, end, true
+}
+
+// sendSealed answers from a sealed object's file (whole or a range) with
+// sendfile: the headers are flushed first so the file's bytes can go to
+// the socket directly.
+func (s *Server) sendSealed(ctx *fasthttp.RequestCtx, v cache.View) {
+	off, n := int64(0), int64(v.Size)
+	if rng := ctx.Request.Header.Peek("Range"); len(rng) > 0 && v.Status == http.StatusOK {
+		start, end, ok := s.contentRange(ctx, rng, v.Size)
+		if !ok {
+			return
+		}
+		off, n = int64(start), int64(end-start+1)
+	}
+	ctx.Response.Header.SetCanonical(hdrAcceptRanges, valBytes)
+	if ctx.IsHead() {
+		ctx.Response.Header.SetContentLength(int(n))
+		ctx.Response.SkipBody = true
+		return
+	}
+	b := fileBodies.Get().(*fileBody)
+	*b = fileBody{conn: ctx.Conn(), f: v.File, off: off, n: n, counter: s.metrics.bytesOut}
+	ctx.Response.ImmediateHeaderFlush = true
+	ctx.Response.SetBodyStream(b, int(n))
 }
 
 // wholeBody waits for a playlist or MPD to finish arriving (they are small,
@@ -101,10 +167,22 @@ func wholeBody(o *cache.Object) ([]byte, error) {
 	}
 }
 
-// stream sends a body that is still arriving, flushing each chunk so the
-// viewer gets the bytes as soon as the edge does.
-func (s *Server) stream(ctx *fasthttp.RequestCtx, o *cache.Object) {
+// stream sends a body that is still arriving. With the upstream's
+// Content-Length the bytes go to the connection as they come (streamBody);
+// without it, chunked, flushing each piece so the viewer gets the bytes as
+// soon as the edge does.
+func (s *Server) stream(ctx *fasthttp.RequestCtx, o *cache.Object, length int64) {
 	if ctx.IsHead() {
+		if length >= 0 {
+			ctx.Response.Header.SetContentLength(int(length))
+			ctx.Response.SkipBody = true
+		}
+		return
+	}
+	if length >= 0 {
+		ctx.Response.ImmediateHeaderFlush = true
+		ctx.Response.SetBodyStream(&streamBody{conn: ctx.Conn(), o: o, n: length, timeout: s.cfg.WriteTimeout,
+			counter: s.metrics.bytesOut}, int(length))
 		return
 	}
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {

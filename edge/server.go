@@ -36,6 +36,7 @@ type Server struct {
 	base      context.Context
 	stop      context.CancelFunc
 	served    chan error
+	via       []byte // the Via header's value
 }
 
 // New starts an edge listening on cfg.Addr.
@@ -69,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, flights: coalesce.New(), served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, flights: coalesce.New(), served: make(chan error, 1), via: []byte("1.1 " + cfg.NodeName)}
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.cache = cache.New(cfg.CacheSize, s.evicted)
 	fcfg := follow.DefaultConfig()
@@ -149,7 +150,8 @@ func (s *Server) evicted(o *cache.Object) {
 	s.metrics.evictions.Inc()
 	if o.Wasted() {
 		s.metrics.wasted.Inc()
-		s.prefetch.Served(int64(len(o.Body())))
+		v := o.View()
+		s.prefetch.Served(int64(v.Len()))
 	}
 }
 

@@ -93,8 +93,8 @@ U_LIVECDN=$((BASE_PORT + 11)) U_NGINX=$((BASE_PORT + 12)) U_VARNISH=$((BASE_PORT
 for p in $P_LIVECDN $P_NGINX $P_VARNISH $P_NOLOCK $U_LIVECDN $U_NGINX $U_VARNISH $U_NOLOCK $U_DIRECT; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p is in use (set BASE_PORT)"; fi
 done
-port_of() { case $1 in livecdn) echo "$P_LIVECDN" ;; nginx) echo "$P_NGINX" ;; varnish) echo "$P_VARNISH" ;; nginx-nolock) echo "$P_NOLOCK" ;; esac; }
-uport_of() { case $1 in livecdn) echo "$U_LIVECDN" ;; nginx) echo "$U_NGINX" ;; varnish) echo "$U_VARNISH" ;; nginx-nolock) echo "$U_NOLOCK" ;; esac; }
+port_of() { case $1 in livecdn) echo "$P_LIVECDN" ;; nginx) echo "$P_NGINX" ;; varnish) echo "$P_VARNISH" ;; nginx-nolock) echo "$P_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
+uport_of() { case $1 in livecdn) echo "$U_LIVECDN" ;; nginx) echo "$U_NGINX" ;; varnish) echo "$U_VARNISH" ;; nginx-nolock) echo "$U_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
 
 # --- objects -------------------------------------------------------------------
 SEG=/live/bench/video/seg100.m4s
@@ -180,18 +180,37 @@ RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 LOADS=$WORK/loads.txt
 : >"$LOADS"
+# cpu_ticks cache: CPU time (user+system, clock ticks) used so far by the
+# cache's processes (livecdn; the nginx master and workers; varnishd and its
+# child). On a shared box a cache's req/s also depends on how much CPU the
+# scheduler gives it (Linux shares CPU per thread: Varnish runs hundreds of
+# threads, nginx 2 workers, livecdn ~GOMAXPROCS=2 busy threads), so the
+# report also gives the CPU each cache spent per response.
+cpu_ticks() {
+	local pid pids=()
+	case $1 in
+	livecdn) pids=("$LIVECDN_PID") ;;
+	nginx) pids=("$NGINX_PID" $(ps --ppid "$NGINX_PID" -o pid=)) ;;
+	varnish) pids=("$VARNISH_PID" $(ps --ppid "$VARNISH_PID" -o pid=)) ;;
+	esac
+	for pid in "${pids[@]}"; do awk '{print $14+$15}' "/proc/$pid/stat" 2>/dev/null || echo 0; done | awk '{s+=$1} END{print s+0}'
+}
+CLK_TCK=$(getconf CLK_TCK)
+
 run_wrk() { # obj conns cache rep duration [record]
-	local obj=$1 c=$2 cache=$3 rep=$4 dur=$5 record=${6:-1} p out hdr=() before after
+	local obj=$1 c=$2 cache=$3 rep=$4 dur=$5 record=${6:-1} p out hdr=() before after cpu0 cpu1
 	p=$(path_of "$obj")
 	[ "$obj" != playlist-gzip ] || hdr=(-H "Accept-Encoding: gzip")
 	out=$WORK/wrk/$obj-$c-$cache-$rep.txt
 	before=$(upcount "$cache" "$p")
 	cut -d' ' -f1 /proc/loadavg >>"$LOADS"
+	cpu0=$(cpu_ticks "$cache")
 	wrk -t"$THREADS" -c"$c" -d"$dur" --latency "${hdr[@]}" "http://127.0.0.1:$(port_of "$cache")$p" >"$out" 2>&1 ||
 		die "wrk failed: $(cat "$out")"
+	cpu1=$(cpu_ticks "$cache")
 	after=$(upcount "$cache" "$p")
 	[ "$record" = 1 ] || return 0
-	local rps p50 p99 tps non2xx errs bpr
+	local rps p50 p99 tps non2xx errs bpr reqs cpk
 	rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
 	p50=$(to_ms "$(awk '$1=="50%"{print $2}' "$out")")
 	p99=$(to_ms "$(awk '$1=="99%"{print $2}' "$out")")
@@ -199,6 +218,8 @@ run_wrk() { # obj conns cache rep duration [record]
 	non2xx=$(awk '/Non-2xx/{print $NF}' "$out")
 	errs=$(awk '/Socket errors/{gsub(",",""); print $4+$6+$8+$10}' "$out")
 	bpr=$(awk -v t="$tps" -v r="$rps" 'BEGIN{ if (r > 0) printf "%.0f", t/r; else print 0 }')
+	reqs=$(awk '/requests in/{print $1}' "$out")
+	cpk=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" -v hz="$CLK_TCK" 'BEGIN{ if (n > 0) printf "%.1f", (b-a)*1000/hz/n*1000; else print "nan" }')
 	[ -z "$non2xx" ] || die "$cache $obj c=$c: $non2xx non-2xx responses"
 	local want
 	want=$(size_of "$obj")
@@ -207,10 +228,10 @@ run_wrk() { # obj conns cache rep duration [record]
 	if [ "$want" -gt 0 ] && { [ "$bpr" -lt $((want * 95 / 100)) ] || [ "$bpr" -gt $((want + 2048 + want / 10)) ]; }; then
 		die "$cache $obj c=$c: $bpr bytes per response, want about $want"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$obj" "$c" "$cache" "$rep" "$rps" "$p50" "$p99" "$bpr" \
-		$((after - before)) "${errs:-0}" >>"$RESULTS"
-	log "$(printf '%-13s c=%-4s %-8s #%s %10s req/s  p99 %8s ms  %6s B/resp  upstream +%s  sock-err %s' \
-		"$obj" "$c" "$cache" "$rep" "$rps" "$p99" "$bpr" $((after - before)) "${errs:-0}")"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$obj" "$c" "$cache" "$rep" "$rps" "$p50" "$p99" "$bpr" \
+		$((after - before)) "${errs:-0}" "$cpk" >>"$RESULTS"
+	log "$(printf '%-13s c=%-4s %-8s #%s %10s req/s  p99 %8s ms  %6s B/resp  upstream +%s  sock-err %s  cpu %s ms/1000' \
+		"$obj" "$c" "$cache" "$rep" "$rps" "$p99" "$bpr" $((after - before)) "${errs:-0}" "$cpk")"
 }
 
 points=()
@@ -243,7 +264,10 @@ if [ "$FLASH_N" -gt 0 ]; then
 		prefix=seg
 		[ "$fobj" != part ] || prefix=part
 		for rep in $(seq "$FLASH_REPEATS"); do
-			for cache in $CACHES nginx-nolock; do
+			# direct: no cache, the crowd goes to the upstream itself (every
+			# request waits FLASH_DELAY in parallel): the floor this client
+			# reaches on this box, which no cache can beat.
+			for cache in $CACHES nginx-nolock direct; do
 				p=/flash/live/bench/video/$prefix$rep$$$RANDOM-$cache.m4s
 				line=$("$WORK/bin/flash" -base "http://127.0.0.1:$(port_of "$cache")" -warm "$PART" -path "$p" \
 					-n "$FLASH_N" -bytes "$(size_of "$fobj")" 2>>"$WORK/flash.log") || die "flash client failed on $cache (see $WORK/flash.log)"
@@ -261,10 +285,18 @@ hwm_kib() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 children_rss_kib() { # sum of the RSS of pid's children (nginx workers, the varnish child)
 	ps --ppid "$1" -o rss= | awk '{s+=$1} END{print s+0}'
 }
+# livecdn keeps complete media in memory files (memfd), which are not in
+# VmRSS until mapped: count them from its metric and report the sum.
+file_mib() { curl -sf "http://127.0.0.1:$P_LIVECDN/metrics" | awk '/^livecdn_edge_cache_file_bytes /{printf "%.0f", $2/1048576}'; }
+livecdn_mem() {
+	local rss fm
+	rss=$(($(rss_kib "$LIVECDN_PID") / 1024)) fm=$(file_mib)
+	echo "  livecdn VmRSS $rss MiB (VmHWM $(($(hwm_kib "$LIVECDN_PID") / 1024)) MiB) + memory files $fm MiB = $((rss + ${fm:-0})) MiB"
+}
 MEM=$WORK/mem.txt
 {
 	echo "after the throughput and flash runs:"
-	echo "  livecdn VmRSS $(($(rss_kib "$LIVECDN_PID") / 1024)) MiB (VmHWM $(($(hwm_kib "$LIVECDN_PID") / 1024)) MiB)"
+	livecdn_mem
 } >"$MEM"
 if [ "$FILL" = 1 ]; then
 	nfill=$((CACHE_SIZE_MIB * 3 / 2))
@@ -277,7 +309,7 @@ if [ "$FILL" = 1 ]; then
 	cache_bytes=$(curl -sf "http://127.0.0.1:$P_LIVECDN/metrics" | awk '/^livecdn_edge_cache_bytes /{printf "%.0f", $2/1048576}')
 	{
 		echo "after $nfill MiB more (1.5x --cache-size ${CACHE_SIZE_MIB}MiB) went through each cache:"
-		echo "  livecdn VmRSS $(($(rss_kib "$LIVECDN_PID") / 1024)) MiB (VmHWM $(($(hwm_kib "$LIVECDN_PID") / 1024)) MiB), livecdn_edge_cache_bytes $cache_bytes MiB"
+		echo "$(livecdn_mem), livecdn_edge_cache_bytes $cache_bytes MiB"
 		echo "  varnishd child VmRSS $(($(children_rss_kib "$VARNISH_PID") / 1024)) MiB (-s malloc,${CACHE_SIZE_MIB}m)"
 		echo "  nginx workers VmRSS $(($(children_rss_kib "$NGINX_PID") / 1024)) MiB (cache files on tmpfs: $(du -sm "$SHM/nginx/live" | cut -f1) MiB, not in RSS)"
 	} >>"$MEM"
@@ -302,6 +334,18 @@ report() {
 		read -r obj c <<<"$pt"
 		l=$(col "$obj" "$c" livecdn 5) n=$(col "$obj" "$c" nginx 5) v=$(col "$obj" "$c" varnish 5)
 		echo "| $(label_of "$obj") | $c | $(fmt_rps "$l") | $(fmt_rps "$n") | $(fmt_rps "$v") | $(ratio "$l" "$n") | $(ratio "$l" "$v") |"
+	done
+	echo
+	echo "## Server CPU per 1000 responses (user+system ms of the cache's processes during each run, median of $REPEATS runs)"
+	echo
+	echo "Lower is better; less sensitive to the box's other load than req/s: what each response cost the cache."
+	echo
+	echo "| object | conns | livecdn | nginx | varnish | livecdn/nginx | livecdn/varnish |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for pt in "${points[@]}"; do
+		read -r obj c <<<"$pt"
+		l=$(col "$obj" "$c" livecdn 11) n=$(col "$obj" "$c" nginx 11) v=$(col "$obj" "$c" varnish 11)
+		echo "| $(label_of "$obj") | $c | $l | $n | $v | $(ratio "$l" "$n") | $(ratio "$l" "$v") |"
 	done
 	echo
 	echo "## Latency under that load (wrk --latency, median of $REPEATS runs; p50 / p99 in ms)"
@@ -334,12 +378,13 @@ report() {
 		echo "| object | cache | time to headers p50 / p99 (ms) | time to last byte p50 / p99 (ms) | max (ms) | upstream requests per object | X-Cache (last run) |"
 		echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
 		for fobj in $FLASH_OBJECTS; do
-			for k in $CACHES nginx-nolock; do
+			for k in $CACHES nginx-nolock direct; do
 				f() { awk -F'\t' -v k="$k" -v o="$fobj" -v key="$1" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]==key) print x[2] } }' "$FLASH" | median; }
 				xc=$(awk -F'\t' -v k="$k" -v o="$fobj" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]=="xcache") last=x[2] } } END{print last}' "$FLASH")
 				bad=$(awk -F'\t' -v k="$k" -v o="$fobj" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]=="bad") s+=x[2] } } END{print s+0}' "$FLASH")
 				name=$k
 				[ "$k" != nginx-nolock ] || name="nginx, proxy_cache_lock off"
+				[ "$k" != direct ] || name="no cache (the upstream itself: this client's floor)"
 				echo "| $(label_of "$fobj") | $name | $(f ttfb_p50) / $(f ttfb_p99) | $(f p50) / $(f p99) | $(f max) | $(f upstream) | $xc$([ "$bad" = 0 ] || echo ", $bad failed") |"
 			done
 		done

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -20,10 +21,13 @@ type Object struct {
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every change
+	waiters  int           // readers parked on changed: no close (and no new channel) without them
 	status   int
 	header   http.Header
+	fields   []Field // header as canonical byte pairs, built once for every response
 	hasHead  bool
-	body     []byte
+	body     []byte // nil once sealed
+	length   int64  // expected body length (Content-Length), -1 unknown
 	done     bool
 	err      error
 	stored   time.Time
@@ -31,32 +35,87 @@ type Object struct {
 	stale    time.Time // until when it may be served stale on upstream errors
 	hits     int
 	prefetch bool
+	file     *os.File // the complete body, once sealed (see Seal)
+	size     int      // body length once sealed
+	encoded  []byte   // the compressed variant (see Encoded)
+}
+
+// Field is one stored response header, name in canonical form.
+type Field struct{ Name, Value []byte }
+
+// View is a consistent snapshot of an object taken under one lock, with
+// everything a response needs.
+type View struct {
+	Status int
+	Header http.Header // callers must not modify it
+	Fields []Field     // Header as byte pairs; callers must not modify them
+	// Body holds the bytes received so far, unless the object is sealed:
+	// then File holds all Size bytes and Body is nil.
+	Body []byte
+	File *os.File
+	Size int
+	// Length is the upstream's Content-Length (-1: unknown); with Done and
+	// no Err the body is complete.
+	Length int64
+	Done   bool
+	Err    error
+	Stored time.Time
+	// FirstPrefetchHit is set by Hit on the first viewer of a prefetched object.
+	FirstPrefetchHit bool
+}
+
+// Len is the number of body bytes the view covers.
+func (v *View) Len() int {
+	if v.File != nil {
+		return v.Size
+	}
+	return len(v.Body)
 }
 
 // NewObject returns an object with no response yet.
 func NewObject(key string) *Object {
-	return &Object{Key: key, changed: make(chan struct{})}
+	return &Object{Key: key, changed: make(chan struct{}), length: -1}
 }
 
 // Complete returns a finished object holding body, for tests and synthetic answers.
 func Complete(key string, status int, h http.Header, body []byte) *Object {
 	o := NewObject(key)
 	o.SetHeader(status, h)
+	o.Reserve(int64(len(body)))
 	o.Append(body)
 	o.Finish(nil)
 	return o
 }
 
+// notifyLocked wakes the parked readers. An append nobody waits for costs
+// no channel: readers busy writing find the new bytes when they come back.
 func (o *Object) notifyLocked() {
+	if o.waiters == 0 {
+		return
+	}
 	close(o.changed)
 	o.changed = make(chan struct{})
+	o.waiters = 0
+}
+
+// waitLocked returns the channel a reader parks on; the caller must wait
+// on it after unlocking.
+func (o *Object) waitLocked() chan struct{} {
+	o.waiters++
+	return o.changed
 }
 
 // SetHeader records the status and headers; readers waiting in WaitHeader wake.
 func (o *Object) SetHeader(status int, h http.Header) {
+	fields := make([]Field, 0, len(h))
+	for name, vs := range h {
+		for _, v := range vs {
+			fields = append(fields, Field{Name: []byte(http.CanonicalHeaderKey(name)), Value: []byte(v)})
+		}
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.status, o.header, o.hasHead, o.stored = status, h, true, time.Now()
+	o.status, o.header, o.fields, o.hasHead, o.stored = status, h, fields, true, time.Now()
 	o.notifyLocked()
 }
 
@@ -69,6 +128,7 @@ func (o *Object) Reserve(n int64) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.length = n
 	if cap(o.body) < int(n) {
 		o.body = append(make([]byte, 0, n), o.body...)
 	}
@@ -101,7 +161,11 @@ func (o *Object) Finish(err error) {
 func (o *Object) WaitHeader(ctx context.Context) (int, http.Header, error) {
 	for {
 		o.mu.Lock()
-		status, h, has, done, err, ch := o.status, o.header, o.hasHead, o.done, o.err, o.changed
+		status, h, has, done, err := o.status, o.header, o.hasHead, o.done, o.err
+		var ch chan struct{}
+		if !has && !done {
+			ch = o.waitLocked()
+		}
 		o.mu.Unlock()
 		switch {
 		case has:
@@ -125,8 +189,25 @@ func (o *Object) WaitHeader(ctx context.Context) (int, http.Header, error) {
 func (o *Object) Next(ctx context.Context, off int) (b []byte, done bool, err error) {
 	for {
 		o.mu.Lock()
-		body, fin, ferr, ch := o.body, o.done, o.err, o.changed
+		body, fin, ferr, f, size := o.body, o.done, o.err, o.file, o.size
+		var ch chan struct{}
+		if f == nil && off >= len(body) && !fin {
+			ch = o.waitLocked()
+		}
 		o.mu.Unlock()
+		if f != nil {
+			// Sealed while this reader lagged behind. Copy a bounded piece
+			// (500 lagging viewers must not each copy a whole segment);
+			// streaming viewers avoid this by sending from File instead.
+			if off >= size {
+				return nil, true, nil
+			}
+			b := make([]byte, min(size-off, 64<<10))
+			if _, err := f.ReadAt(b, int64(off)); err != nil {
+				return nil, false, err
+			}
+			return b, off+len(b) == size, nil
+		}
 		if off < len(body) {
 			return body[off:len(body):len(body)], fin && ferr == nil, nil
 		}
@@ -141,6 +222,39 @@ func (o *Object) Next(ctx context.Context, off int) (b []byte, done bool, err er
 	}
 }
 
+// File returns the file holding the complete body and its length once the
+// object is sealed, or nil.
+func (o *Object) File() (*os.File, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.file, o.size
+}
+
+// WaitDone blocks until the body is complete (returning its length) or the
+// transfer failed, without touching the bytes.
+func (o *Object) WaitDone(ctx context.Context) (int, error) {
+	for {
+		o.mu.Lock()
+		fin, ferr, n := o.done, o.err, len(o.body)
+		if o.file != nil {
+			n = o.size
+		}
+		var ch chan struct{}
+		if !fin {
+			ch = o.waitLocked()
+		}
+		o.mu.Unlock()
+		if fin {
+			return n, ferr
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
 // Done reports whether the body is complete, and the transfer error if it failed.
 func (o *Object) Done() (bool, error) {
 	o.mu.Lock()
@@ -148,11 +262,65 @@ func (o *Object) Done() (bool, error) {
 	return o.done, o.err
 }
 
-// Body returns the body received so far.
+// Body returns the body received so far (a copy read back from the file
+// once the object is sealed: use View on hot paths).
 func (o *Object) Body() []byte {
 	o.mu.Lock()
+	body, f, size := o.body, o.file, o.size
+	o.mu.Unlock()
+	if f != nil {
+		b := make([]byte, size)
+		if _, err := f.ReadAt(b, 0); err != nil {
+			return nil
+		}
+		return b
+	}
+	return body[:len(body):len(body)]
+}
+
+// Hit counts a viewer served from the object and returns a snapshot of it,
+// all under one lock. FirstPrefetchHit is set on the first hit of a
+// prefetched object (a prefetch that paid off).
+func (o *Object) Hit() View {
+	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.body[:len(o.body):len(o.body)]
+	o.hits++
+	v := o.viewLocked()
+	v.FirstPrefetchHit = o.prefetch && o.hits == 1
+	return v
+}
+
+// View returns a snapshot of the object without counting a hit.
+func (o *Object) View() View {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.viewLocked()
+}
+
+func (o *Object) viewLocked() View {
+	return View{Status: o.status, Header: o.header, Fields: o.fields, Body: o.body[:len(o.body):len(o.body)],
+		File: o.file, Size: o.size, Length: o.length, Done: o.done, Err: o.err, Stored: o.stored}
+}
+
+// Encoded returns the body's encoded variant (e.g. gzip), built by enc from
+// the complete body on the first call and kept with the object, so a
+// playlist version is compressed once and not for every viewer. It returns
+// nil while the body is incomplete or sealed.
+func (o *Object) Encoded(enc func(body []byte) []byte) []byte {
+	o.mu.Lock()
+	e, body, ok := o.encoded, o.body, o.done && o.err == nil && o.file == nil
+	o.mu.Unlock()
+	if e != nil || !ok {
+		return e
+	}
+	e = enc(body) // outside the lock; two viewers may race to build it, both are right
+	o.mu.Lock()
+	if o.encoded == nil {
+		o.encoded = e
+	}
+	e = o.encoded
+	o.mu.Unlock()
+	return e
 }
 
 // Status returns the HTTP status (0 before the header arrived).
@@ -169,12 +337,17 @@ func (o *Object) Header() http.Header {
 	return o.header
 }
 
-// Size is the number of bytes the object holds, counted against the cache size.
+// Size is the number of bytes the object holds, counted against the cache
+// size: the body's capacity (what the heap holds, not just what arrived) or,
+// once sealed, its file's pages, plus any encoded variant.
 func (o *Object) Size() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	n := len(o.body) + len(o.Key) + 256 // headers and bookkeeping, roughly
-	return n
+	n := cap(o.body)
+	if o.file != nil {
+		n = (o.size + pageSize - 1) &^ (pageSize - 1)
+	}
+	return n + len(o.encoded) + len(o.Key) + 256 // headers and bookkeeping, roughly
 }
 
 // SetExpiry sets until when the object is fresh (zero: forever) and until
@@ -214,15 +387,6 @@ func (o *Object) MarkPrefetched() {
 	o.mu.Lock()
 	o.prefetch = true
 	o.mu.Unlock()
-}
-
-// Hit counts a viewer served from the object and reports whether it was the
-// first hit on a prefetched object (a prefetch that paid off).
-func (o *Object) Hit() (firstPrefetchHit bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.hits++
-	return o.prefetch && o.hits == 1
 }
 
 // Wasted reports whether the object was prefetched and never served.
