@@ -1,9 +1,9 @@
 package edge
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -185,27 +185,52 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx, o *cache.Object, length int64)
 			counter: s.metrics.bytesOut}, int(length))
 		return
 	}
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		c, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-		defer cancel()
-		for off := 0; ; {
-			b, done, err := o.Next(c, off)
-			if err != nil {
-				return // the connection is closed mid-body: the viewer sees a short read
-			}
-			if _, err := w.Write(b); err != nil {
-				return
-			}
-			if err := w.Flush(); err != nil {
-				return
-			}
-			off += len(b)
-			s.metrics.bytesOut.Add(float64(len(b)))
-			if done {
-				return
-			}
+	c, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	ctx.Response.ImmediateHeaderFlush = true
+	ctx.SetBodyStream(&chunkedBody{o: o, ctx: c, cancel: cancel, counter: s.metrics.bytesOut}, -1)
+}
+
+// chunkedBody reads a growing object of unknown length for fasthttp's
+// chunked writer, which sends (and flushes) a chunk per Read. An upstream
+// failure mid-body is returned as an error, so fasthttp drops the
+// connection without the final empty chunk: the viewer (or the peer edge
+// reading through this one) sees a failed response, never a short one
+// that looks complete and would be cached as such.
+type chunkedBody struct {
+	o       *cache.Object
+	ctx     context.Context
+	cancel  context.CancelFunc
+	counter interface{ Add(float64) }
+	off     int
+	pending []byte
+	done    bool
+}
+
+func (b *chunkedBody) Read(p []byte) (int, error) {
+	if len(b.pending) == 0 {
+		if b.done {
+			return 0, io.EOF
 		}
-	})
+		data, done, err := b.o.Next(b.ctx, b.off)
+		if err != nil {
+			return 0, err
+		}
+		b.off += len(data)
+		b.pending, b.done = data, done
+	}
+	n := copy(p, b.pending)
+	b.pending = b.pending[n:]
+	b.counter.Add(float64(n))
+	if len(b.pending) == 0 && b.done {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Close is called by fasthttp when the response is done or abandoned.
+func (b *chunkedBody) Close() error {
+	b.cancel()
+	return nil
 }
 
 // notModified applies If-None-Match (preferred) or If-Modified-Since.
