@@ -41,10 +41,13 @@ func (s *Server) fetcher(path, query string, kind rules.Kind, reason string, l l
 			o.Reserve(n)
 		}
 		o.SetHeader(resp.Status, h)
+		// A prefetch means a viewer is about to ask: admit it as hot. A 404
+		// from a peer was already cached there for the 404 TTL; caching it
+		// here too would stack the TTLs past a part's duration.
+		admitted := (!resp.Peer || reason == "prefetch" || s.admit(kind, o.Key)) &&
+			!(resp.Peer && resp.Status == http.StatusNotFound)
 		// Immutable media goes into the cache at once, so later viewers find
 		// it there and read it while it still arrives.
-		// A prefetch means a viewer is about to ask: admit it as hot.
-		admitted := !resp.Peer || reason == "prefetch" || s.admit(kind, o.Key)
 		ttl, cacheable := s.cfg.Policy.Freshness(kind, resp.Status, h, nil)
 		early := cacheable && admitted && kind == rules.Media && ttl == 0
 		if early {

@@ -2,13 +2,18 @@ package edge_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/livecdn/livecdn/edge"
+	"github.com/livecdn/livecdn/edge/upstream"
 )
 
 // An upstream that dies in the middle of a chunked body: the viewer's
@@ -46,5 +51,25 @@ func TestTruncatedUpstreamBody(t *testing.T) {
 	resp, b := fetch(t, base+"/live/s/v/seg9.m4s")
 	if resp.StatusCode != 200 || len(b) != 2*len(first) || calls.Load() != 2 {
 		t.Errorf("after the failure: %d, %d bytes, %d upstream calls; want the whole body fetched again", resp.StatusCode, len(b), calls.Load())
+	}
+}
+
+// A 404 a peer edge passed on is not cached again here: the peer cached
+// it for the 404 TTL already, and stacked TTLs would outlast a part.
+func TestPeer404NotCachedTwice(t *testing.T) {
+	var calls atomic.Int32
+	peer := upstream.Func(func(ctx context.Context, r *upstream.Request) (*upstream.Response, error) {
+		calls.Add(1)
+		return &upstream.Response{Status: http.StatusNotFound, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("no")),
+			Peer: true}, nil
+	})
+	_, base, _ := startEdge(t, func(c *edge.Config) { c.Upstream, c.Ready = peer, nil }, "http://127.0.0.1:1")
+	for range 3 {
+		if resp, _ := fetch(t, base+"/live/s/v/seg99.m4s"); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if calls.Load() != 3 {
+		t.Errorf("a peer's 404 was cached: %d upstream calls for 3 requests", calls.Load())
 	}
 }
