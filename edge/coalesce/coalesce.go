@@ -36,8 +36,13 @@ func New() *Group {
 func (g *Group) Do(key string, fetch Fetch) (o *cache.Object, leader bool) {
 	g.mu.Lock()
 	if o := g.flights[key]; o != nil {
-		g.mu.Unlock()
-		return o, false
+		// A flight that already failed is not joined: it is only waiting to
+		// be forgotten, and a viewer retrying at once deserves a new fetch,
+		// not the old error.
+		if done, err := o.Done(); !done || err == nil {
+			g.mu.Unlock()
+			return o, false
+		}
 	}
 	o = cache.NewObject(key)
 	g.flights[key] = o

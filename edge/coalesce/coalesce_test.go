@@ -129,3 +129,29 @@ func TestWaiterCancelDoesNotCancelFetch(t *testing.T) {
 		t.Fatalf("other waiter: %q %v %v", b, done, err)
 	}
 }
+
+// A flight that failed but is not yet forgotten is not joined: a viewer
+// retrying at once gets a new fetch, not the old error.
+func TestFailedFlightNotJoined(t *testing.T) {
+	g := New()
+	defer g.Close()
+	failed, release := make(chan struct{}), make(chan struct{})
+	first, leader := g.Do("k", func(ctx context.Context, o *cache.Object) {
+		o.Finish(errors.New("upstream died"))
+		close(failed)
+		<-release // still in flight as far as the group knows
+	})
+	if !leader {
+		t.Fatal("first caller is not the leader")
+	}
+	<-failed
+	second, leader := g.Do("k", func(ctx context.Context, o *cache.Object) {
+		o.SetHeader(http.StatusOK, http.Header{})
+		o.Append([]byte("ok"))
+		o.Finish(nil)
+	})
+	close(release)
+	if !leader || second == first {
+		t.Fatal("joined a flight that had already failed")
+	}
+}
