@@ -1,15 +1,12 @@
 package compare
 
 import (
-	"bytes"
-	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,19 +19,17 @@ import (
 // livecdn origin for everything else (the LL-HLS workload). It listens once
 // per cache so that upstream requests are counted per cache.
 type upstream struct {
-	seg, part, playlist []byte
-	delay               time.Duration
-	live                *httputil.ReverseProxy
-	servers             []*http.Server
-	counts              map[string]*atomic.Int64 // cache name -> requests
-	mu                  sync.Mutex
-	paths               map[string]int // cache name + " " + path
+	objects *Objects
+	delay   time.Duration
+	live    *httputil.ReverseProxy
+	servers []*http.Server
+	counts  map[string]*atomic.Int64 // cache name -> requests
+	mu      sync.Mutex
+	paths   map[string]int // cache name + " " + path
 }
 
-const immutable = "public, max-age=31536000, immutable"
-
 func newUpstream(liveOrigin string, delay time.Duration) (*upstream, error) {
-	u := &upstream{seg: pattern(1<<20, 1), part: pattern(100<<10, 2), playlist: playlistBody(1 << 10),
+	u := &upstream{objects: NewObjects(1<<20, 100<<10, 1<<10),
 		delay: delay, counts: map[string]*atomic.Int64{}, paths: map[string]int{}}
 	if liveOrigin != "" {
 		target, err := url.Parse(liveOrigin)
@@ -101,49 +96,6 @@ func (u *upstream) handler(cache string, n *atomic.Int64) http.Handler {
 			u.live.ServeHTTP(w, r)
 			return
 		}
-		name := p[strings.LastIndexByte(p, '/')+1:]
-		var body []byte
-		h := w.Header()
-		switch {
-		case strings.HasSuffix(name, ".m3u8"):
-			body = u.playlist
-			h.Set("Content-Type", "application/vnd.apple.mpegurl")
-			h.Set("Cache-Control", "public, max-age=1")
-		case strings.HasPrefix(name, "seg") && strings.HasSuffix(name, ".m4s"):
-			body = u.seg
-			h.Set("Content-Type", "video/iso.segment")
-			h.Set("Cache-Control", immutable)
-		case strings.HasPrefix(name, "part") && strings.HasSuffix(name, ".m4s"):
-			body = u.part
-			h.Set("Content-Type", "video/iso.segment")
-			h.Set("Cache-Control", immutable)
-		default:
-			http.NotFound(w, r)
-			return
-		}
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		w.Write(body) //nolint:errcheck // the client hung up
+		u.objects.Serve(w, r, p[strings.LastIndexByte(p, '/')+1:])
 	})
-}
-
-func pattern(n int, seed byte) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*31+i/4096) ^ seed
-	}
-	return b
-}
-
-func playlistBody(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:100\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	for i := 100; i < 106; i++ {
-		fmt.Fprintf(&b, "#EXTINF:2.000,\nseg%d.m4s\n", i)
-	}
-	for b.Len() < n-1 {
-		b.WriteString("#")
-	}
-	b.Truncate(n - 1)
-	b.WriteString("\n")
-	return b.Bytes()
 }

@@ -17,55 +17,26 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/livecdn/livecdn/bench/compare"
 )
 
-const immutable = "public, max-age=31536000, immutable"
-
 type origin struct {
-	seg, part, playlist []byte
-	playlistMaxAge      int
-	delay               time.Duration
-	delayPrefix         string
-	modified            string
+	objects     *compare.Objects
+	delay       time.Duration
+	delayPrefix string
 
 	mu     sync.Mutex
 	counts map[string]int // listener + " " + path
-}
-
-// pattern returns deterministic, position-dependent bytes, so a cache that
-// returns the wrong range or a truncated body fails a checksum.
-func pattern(n int, seed byte) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*31+i/4096) ^ seed
-	}
-	return b
-}
-
-// playlist returns an LL-HLS-looking media playlist padded to exactly n bytes.
-func playlist(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:100\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	for i := 100; i < 106; i++ {
-		fmt.Fprintf(&b, "#EXTINF:2.000,\nseg%d.m4s\n", i)
-	}
-	for b.Len() < n-1 {
-		b.WriteString("#")
-	}
-	b.Truncate(n - 1)
-	b.WriteString("\n")
-	return b.Bytes()
 }
 
 func (o *origin) handler(listener string) http.Handler {
@@ -80,34 +51,7 @@ func (o *origin) handler(listener string) http.Handler {
 		if o.delay > 0 && strings.HasPrefix(r.URL.Path, o.delayPrefix) {
 			time.Sleep(o.delay)
 		}
-		name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-		var body []byte
-		h := w.Header()
-		switch {
-		case strings.HasSuffix(name, ".m3u8"):
-			body = o.playlist
-			h.Set("Content-Type", "application/vnd.apple.mpegurl")
-			h.Set("Cache-Control", "public, max-age="+strconv.Itoa(o.playlistMaxAge))
-		case strings.HasPrefix(name, "seg") && strings.HasSuffix(name, ".m4s"):
-			body = o.seg
-			h.Set("Content-Type", "video/iso.segment")
-			h.Set("Cache-Control", immutable)
-		case strings.HasPrefix(name, "part") && strings.HasSuffix(name, ".m4s"):
-			body = o.part
-			h.Set("Content-Type", "video/iso.segment")
-			h.Set("Cache-Control", immutable)
-		default:
-			h.Set("Cache-Control", "public, max-age=0")
-			http.NotFound(w, r)
-			return
-		}
-		h.Set("Last-Modified", o.modified)
-		h.Set("ETag", fmt.Sprintf("\"%d-%x\"", len(body), body[len(body)/2]))
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		if r.Method == http.MethodHead {
-			return
-		}
-		w.Write(body) //nolint:errcheck // the client hung up
+		o.objects.Serve(w, r, r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:])
 	})
 }
 
@@ -142,11 +86,9 @@ func main() {
 	if *plSize < 256 {
 		log.Fatal("-playlist-bytes: want at least 256")
 	}
-	o := &origin{
-		seg: pattern(*segSize, 1), part: pattern(*partSize, 2), playlist: playlist(*plSize),
-		playlistMaxAge: *maxAge, delay: *delay, delayPrefix: *delayPrefix,
-		modified: time.Now().UTC().Format(http.TimeFormat), counts: map[string]int{},
-	}
+	objects := compare.NewObjects(*segSize, *partSize, *plSize)
+	objects.PlaylistMaxAge = *maxAge
+	o := &origin{objects: objects, delay: *delay, delayPrefix: *delayPrefix, counts: map[string]int{}}
 	var wg sync.WaitGroup
 	for _, addr := range strings.Split(*listen, ",") {
 		ln, err := net.Listen("tcp", addr)
