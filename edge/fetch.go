@@ -108,7 +108,7 @@ func (s *Server) prefetchFetch(ctx context.Context, path string) (int64, error) 
 			return 0, nil // already here: nothing new is outstanding
 		}
 	}
-	l := s.legFor(path, 0, "1.1 "+s.cfg.NodeName)
+	l := s.legFor(path, 0, nil)
 	o, leader := l.flights.Do(key, s.fetcher(path, "", rules.Classify(path), "prefetch", l))
 	if leader {
 		o.MarkPrefetched()

@@ -55,7 +55,12 @@ func (f fleet) close() {
 }
 
 // legFor picks the way a request's miss goes.
-func (s *Server) legFor(path string, hop int, via string) leg {
+func (s *Server) legFor(path string, hop int, viaIn []byte) leg {
+	// Built on a miss only: a hit needs no upstream Via.
+	via := string(s.via)
+	if len(viaIn) > 0 {
+		via = string(viaIn) + ", " + via
+	}
 	if hop == 0 && s.cfg.ViaPeer != nil && s.cfg.ViaPeer(path) {
 		return leg{up: s.cfg.Upstream, flights: s.flights, follow: s.follow, via: via}
 	}
@@ -77,26 +82,20 @@ func (s *Server) admit(kind rules.Kind, key string) bool {
 }
 
 // hops reads the hop count and Via chain of a request and refuses loops
-// and unauthenticated hop counts (route.CheckHops). It returns the Via
-// header to send upstream.
-func (s *Server) hops(ctx *fasthttp.RequestCtx, path string) (hop int, via string, ok bool) {
+// and unauthenticated hop counts (route.CheckHops).
+func (s *Server) hops(ctx *fasthttp.RequestCtx, path string) (hop int, ok bool) {
 	h := &ctx.Request.Header
-	in := h.Peek("Via")
-	hop, err := route.CheckHops(route.Hops{Hop: h.Peek(route.HopHeader), Via: in, Auth: h.Peek(route.HopAuthHeader), Path: path},
+	hop, err := route.CheckHops(route.Hops{Hop: h.Peek(route.HopHeader), Via: h.Peek("Via"), Auth: h.Peek(route.HopAuthHeader), Path: path},
 		s.cfg.NodeName, s.cfg.HopSecrets)
 	switch {
 	case errors.Is(err, route.ErrLoop):
 		s.fail(ctx, http.StatusLoopDetected, err.Error())
-		return 0, "", false
+		return 0, false
 	case err != nil:
 		s.fail(ctx, http.StatusBadRequest, err.Error())
-		return 0, "", false
+		return 0, false
 	}
-	self := "1.1 " + s.cfg.NodeName
-	if len(in) > 0 {
-		return hop, string(in) + ", " + self, true
-	}
-	return hop, self, true
+	return hop, true
 }
 
 // serveCluster answers /cluster with the membership as JSON.

@@ -38,7 +38,7 @@ type request struct {
 	token       string // the viewer's token query, carried into playlists
 	start       time.Time
 	hop         int    // fleet hops before this node
-	via         string // Via header for upstream requests
+	viaIn       []byte // the request's Via header (valid during the handler)
 }
 
 // The headers on every response, as bytes set without normalising.
@@ -101,11 +101,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, http.StatusBadRequest, err.Error())
 		return
 	}
-	hop, via, ok := s.hops(ctx, p)
+	hop, ok := s.hops(ctx, p)
 	if !ok {
 		return
 	}
-	r := &request{path: p, query: rawQuery, kind: rules.Classify(p), start: time.Now(), hop: hop, via: via}
+	r := &request{path: p, query: rawQuery, kind: rules.Classify(p), start: time.Now(), hop: hop,
+		viaIn: ctx.Request.Header.Peek("Via")}
 	if s.cfg.Signer != nil && (strings.HasPrefix(p, "/live/") || strings.HasPrefix(p, "/replay/")) {
 		if err := s.cfg.Signer.Verify(p, rawQuery, r.start); err != nil {
 			s.fail(ctx, http.StatusForbidden, "forbidden: "+err.Error())
@@ -160,7 +161,7 @@ func (s *Server) serveBlocking(ctx *fasthttp.RequestCtx, r *request) {
 		s.fail(ctx, http.StatusBadRequest, "bad _HLS_msn or _HLS_part")
 		return
 	}
-	l := s.legFor(r.path, r.hop, r.via)
+	l := s.legFor(r.path, r.hop, r.viaIn)
 	f := l.follow.Get(r.path)
 	result := hit
 	snap, ok := f.Latest()
@@ -211,7 +212,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, r *request) {
 			return
 		}
 	}
-	l := s.legFor(r.path, r.hop, r.via) // on a miss only: it consults the ring
+	l := s.legFor(r.path, r.hop, r.viaIn) // on a miss only: it consults the ring
 	o, leader := l.flights.Do(r.key, s.fetcher(r.path, r.query, r.kind, "miss", l))
 	result := miss
 	if !leader {

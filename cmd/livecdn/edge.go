@@ -68,7 +68,8 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		// The cache is the heap: ask the GC to keep the process near its budget.
+		// Growing objects and small bodies live on the heap (complete media
+		// moves to memory files): keep the process near its budget.
 		debug.SetMemoryLimit(int64(f.cacheSize) + 64<<20)
 	}
 	reg := prometheus.NewRegistry()
