@@ -120,3 +120,45 @@ func TestOriginRestartsKilledFFmpeg(t *testing.T) {
 	t.Logf("ffmpeg %d killed, %d took over", pids[0], next[0])
 	o.stopAndCheck(t, append(pids, next...))
 }
+
+// TestPlayerContinuesAcrossFFmpegRestart: hls.js plays the transcoded 240p
+// rung while its ffmpeg is killed by pid; the rung comes back after a
+// discontinuity and the player plays on across it.
+func TestPlayerContinuesAcrossFFmpegRestart(t *testing.T) {
+	testenv.NeedBrowser(t)
+	o := startLadderOrigin(t, "play")
+	pids := o.ffmpegChildren()
+	if len(pids) != 1 {
+		t.Fatalf("ffmpeg children of the origin: %v, want one", pids)
+	}
+	rung := ""
+	for _, r := range o.renditions {
+		if r != "source" && r != "audio" {
+			rung = r
+		}
+	}
+	if rung == "" {
+		t.Fatalf("no transcoded rung among %v", o.renditions)
+	}
+	killed := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(4 * time.Second) // into playback (startup is ~2 s)
+		syscall.Kill(pids[0], syscall.SIGKILL)
+		killed <- time.Now()
+	}()
+	res := testenv.Play(t, testenv.PlayOptions{Player: "hls", URL: o.base + "/" + rung + "/index.m3u8", Duration: 16 * time.Second})
+	<-killed
+	t.Logf("%s across the ffmpeg kill: %s", rung, res.Summary())
+	if !res.Started || res.Played < 15 || res.Advance < 15 || len(res.FatalErrors()) > 0 {
+		t.Errorf("the player did not continue across the restart: played %.1fs, advanced %.1fs, fatal %v",
+			res.Played, res.Advance, res.FatalErrors())
+	}
+	m := waitSegments(t, o.base+"/"+rung+"/index.m3u8", 1, 10*time.Second)
+	disc := false
+	for _, s := range m.Segments {
+		disc = disc || s.Discontinuity
+	}
+	if !disc && (m.DiscontinuitySequence == nil || *m.DiscontinuitySequence == 0) {
+		t.Errorf("no discontinuity in %s after the kill", rung)
+	}
+}
