@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -151,7 +152,7 @@ func startNginx(dir, confTemplate, upstream, nolockUpstream string) (*cache, err
 		user = "user root root;"
 	}
 	conf := strings.NewReplacer("@DIR@", ndir, "@CACHE@", cdir, "@USER@", user, "@PORT@", strconv.Itoa(port),
-		"@NOLOCK_PORT@", strconv.Itoa(nolock), "@NOPUSH@", "off", "@UPSTREAM@", upstream, "@NOLOCK_UPSTREAM@", nolockUpstream).Replace(string(tpl))
+		"@NOLOCK_PORT@", strconv.Itoa(nolock), "@NOPUSH@", "off", "@WORKERS@", strconv.Itoa(runtime.NumCPU()), "@UPSTREAM@", upstream, "@NOLOCK_UPSTREAM@", nolockUpstream).Replace(string(tpl))
 	cf := filepath.Join(ndir, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		return nil, err

@@ -17,9 +17,16 @@
 #   DURATION=10s REPEATS=3 THREADS=2 CONNS="50 200 1000" OBJECTS="segment part playlist"
 #   GZIP_CONNS="200" (playlist with Accept-Encoding: gzip; "" skips)
 #   CACHES="livecdn nginx varnish" CACHE_SIZE_MIB=256 BASE_PORT=18100
-#   FLASH_N=500 FLASH_DELAY=100ms FLASH_REPEATS=3 FLASH_OBJECTS="segment part" FILL=1 NGINX_NOPUSH=off
+#   FLASH_N=500 FLASH_DELAY=100ms FLASH_REPEATS=3 FLASH_OBJECTS="segment part playlist" FILL=1 NGINX_NOPUSH=off
 #   NGINX_CONF=file VARNISH_VCL=file (variants of the templates beside this script)
 #   KEEP=1 (keep the temp dir with every log and wrk output) REPORT=file
+#   LEAN="segment part": objects measured with deploy/compare/load (bodies
+#     discarded in the kernel with recv(MSG_TRUNC)) instead of wrk, whose
+#     8 KiB reads of 1 MiB bodies saturate its core before the cache's
+#   PIN=1: every cache on CPU 0 alone (livecdn GOMAXPROCS=1, nginx 1 worker,
+#     varnishd's threads), wrk, the flash client and the upstream on CPU 1,
+#     so req/s measures what one core of each cache serves instead of the
+#     share of 2 cores the scheduler gave it next to the load generator.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,10 +43,12 @@ BASE_PORT=${BASE_PORT:-18100}
 FLASH_N=${FLASH_N:-500}
 FLASH_DELAY=${FLASH_DELAY:-100ms}
 FLASH_REPEATS=${FLASH_REPEATS:-3}
-FLASH_OBJECTS=${FLASH_OBJECTS:-"segment part"}
+FLASH_OBJECTS=${FLASH_OBJECTS:-"segment part playlist"}
 FILL=${FILL:-1}
 NGINX_NOPUSH=${NGINX_NOPUSH:-off}
 KEEP=${KEEP:-0}
+PIN=${PIN:-0}
+LEAN=${LEAN:-}
 REPORT=${REPORT:-}
 NGINX_CONF=${NGINX_CONF:-$HERE/nginx.conf}
 VARNISH_VCL=${VARNISH_VCL:-$HERE/varnish.vcl}
@@ -63,6 +72,14 @@ fi
 export PATH=$PATH:/usr/sbin
 command -v go >/dev/null || die "go is needed to build livecdn"
 
+# PIN=1: caches on CPU 0, everything that makes load on CPU 1 (see above).
+SRV=() CLI=() WORKERS=2
+if [ "$PIN" = 1 ]; then
+	[ "$(nproc)" -ge 2 ] || die "PIN=1 needs 2 CPUs"
+	command -v taskset >/dev/null || die "PIN=1 needs taskset (util-linux)"
+	SRV=(taskset -c 0) CLI=(taskset -c 1) WORKERS=1
+fi
+
 # wrk at c=1000 plus the caches need far more than 1024 descriptors.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -84,7 +101,8 @@ log "building livecdn and the helpers in $WORK/bin"
 mkdir -p "$WORK/bin" "$WORK/wrk"
 (cd "$ROOT" && go build -o "$WORK/bin/livecdn" ./cmd/livecdn &&
 	go build -o "$WORK/bin/upstream" ./deploy/compare/upstream &&
-	go build -o "$WORK/bin/flash" ./deploy/compare/flash)
+	go build -o "$WORK/bin/flash" ./deploy/compare/flash &&
+	go build -o "$WORK/bin/load" ./deploy/compare/load)
 LIVECDN_REV=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?') # what was built, not HEAD at the end
 
 # --- ports: one upstream listener per cache -----------------------------------
@@ -93,8 +111,8 @@ U_LIVECDN=$((BASE_PORT + 11)) U_NGINX=$((BASE_PORT + 12)) U_VARNISH=$((BASE_PORT
 for p in $P_LIVECDN $P_NGINX $P_VARNISH $P_NOLOCK $U_LIVECDN $U_NGINX $U_VARNISH $U_NOLOCK $U_DIRECT; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p is in use (set BASE_PORT)"; fi
 done
-port_of() { case $1 in livecdn) echo "$P_LIVECDN" ;; nginx) echo "$P_NGINX" ;; varnish) echo "$P_VARNISH" ;; nginx-nolock) echo "$P_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
-uport_of() { case $1 in livecdn) echo "$U_LIVECDN" ;; nginx) echo "$U_NGINX" ;; varnish) echo "$U_VARNISH" ;; nginx-nolock) echo "$U_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
+port_of() { case $1 in livecdn | livecdn-hit) echo "$P_LIVECDN" ;; nginx) echo "$P_NGINX" ;; varnish) echo "$P_VARNISH" ;; nginx-nolock) echo "$P_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
+uport_of() { case $1 in livecdn | livecdn-hit) echo "$U_LIVECDN" ;; nginx) echo "$U_NGINX" ;; varnish) echo "$U_VARNISH" ;; nginx-nolock) echo "$U_NOLOCK" ;; direct) echo "$U_DIRECT" ;; esac; }
 
 # --- objects -------------------------------------------------------------------
 SEG=/live/bench/video/seg100.m4s
@@ -105,7 +123,7 @@ size_of() { case $1 in segment) echo 1048576 ;; part) echo 102400 ;; playlist) e
 label_of() { case $1 in segment) echo "1 MiB segment" ;; part) echo "100 KiB part" ;; playlist) echo "1 KiB playlist" ;; playlist-gzip) echo "1 KiB playlist, gzip" ;; esac; }
 
 # --- processes -----------------------------------------------------------------
-"$WORK/bin/upstream" -listen "127.0.0.1:$U_LIVECDN,127.0.0.1:$U_NGINX,127.0.0.1:$U_VARNISH,127.0.0.1:$U_NOLOCK,127.0.0.1:$U_DIRECT" \
+"${CLI[@]}" "$WORK/bin/upstream" -listen "127.0.0.1:$U_LIVECDN,127.0.0.1:$U_NGINX,127.0.0.1:$U_VARNISH,127.0.0.1:$U_NOLOCK,127.0.0.1:$U_DIRECT" \
 	-delay "$FLASH_DELAY" -delay-prefix /flash/ 2>"$WORK/upstream.log" &
 PIDS+=($!)
 
@@ -119,7 +137,7 @@ wait_up() { # url name
 }
 wait_up "http://127.0.0.1:$U_DIRECT/_stats" upstream
 
-"$WORK/bin/livecdn" edge --http "127.0.0.1:$P_LIVECDN" --origin "http://127.0.0.1:$U_LIVECDN" \
+GOMAXPROCS=$((WORKERS == 1 ? 1 : $(nproc))) "${SRV[@]}" "$WORK/bin/livecdn" edge --http "127.0.0.1:$P_LIVECDN" --origin "http://127.0.0.1:$U_LIVECDN" \
 	--cache-size "${CACHE_SIZE_MIB}MiB" --log-level warn --node-name bench 2>"$WORK/livecdn.log" &
 LIVECDN_PID=$!
 PIDS+=("$LIVECDN_PID")
@@ -128,17 +146,17 @@ mkdir -p "$WORK/nginx" "$SHM/nginx"
 user_line=""
 [ "$(id -u)" -ne 0 ] || user_line="user root root;"
 sed -e "s|@DIR@|$WORK/nginx|g" -e "s|@CACHE@|$SHM/nginx|g" -e "s|@USER@|$user_line|" \
-	-e "s|@PORT@|$P_NGINX|" -e "s|@NOLOCK_PORT@|$P_NOLOCK|" -e "s|@NOPUSH@|$NGINX_NOPUSH|" \
+	-e "s|@PORT@|$P_NGINX|" -e "s|@NOLOCK_PORT@|$P_NOLOCK|" -e "s|@NOPUSH@|$NGINX_NOPUSH|" -e "s|@WORKERS@|$WORKERS|" \
 	-e "s|@UPSTREAM@|127.0.0.1:$U_NGINX|" -e "s|@NOLOCK_UPSTREAM@|127.0.0.1:$U_NOLOCK|" \
 	"$NGINX_CONF" >"$WORK/nginx/nginx.conf"
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/nginx-error.log" -t 2>"$WORK/nginx/test.log" ||
 	{ cat "$WORK/nginx/test.log" >&2; die "nginx -t"; }
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/nginx-error.log" &
+"${SRV[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/nginx-error.log" &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 
 sed "s|@UPSTREAM_PORT@|$U_VARNISH|" "$VARNISH_VCL" >"$WORK/varnish.vcl"
-varnishd -F -j none -n "$WORK/varnish" -a "127.0.0.1:$P_VARNISH" -f "$WORK/varnish.vcl" \
+"${SRV[@]}" varnishd -F -j none -n "$WORK/varnish" -a "127.0.0.1:$P_VARNISH" -f "$WORK/varnish.vcl" \
 	-s "malloc,${CACHE_SIZE_MIB}m" -p thread_pools=2 -p thread_pool_min=600 -p thread_pool_max=5000 \
 	-p listen_depth=4096 >"$WORK/varnish.log" 2>&1 &
 VARNISH_PID=$!
@@ -197,6 +215,10 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+has() { case " $CACHES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+lean() { case " $LEAN " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+client_of() { if lean "$1"; then echo "load"; else echo "wrk -t$THREADS"; fi; }
+
 run_wrk() { # obj conns cache rep duration [record]
 	local obj=$1 c=$2 cache=$3 rep=$4 dur=$5 record=${6:-1} p out hdr=() before after cpu0 cpu1
 	p=$(path_of "$obj")
@@ -205,8 +227,13 @@ run_wrk() { # obj conns cache rep duration [record]
 	before=$(upcount "$cache" "$p")
 	cut -d' ' -f1 /proc/loadavg >>"$LOADS"
 	cpu0=$(cpu_ticks "$cache")
-	wrk -t"$THREADS" -c"$c" -d"$dur" --latency "${hdr[@]}" "http://127.0.0.1:$(port_of "$cache")$p" >"$out" 2>&1 ||
-		die "wrk failed: $(cat "$out")"
+	if lean "$obj"; then
+		"${CLI[@]}" "$WORK/bin/load" -c "$c" -d "$dur" "${hdr[@]}" "http://127.0.0.1:$(port_of "$cache")$p" >"$out" 2>&1 ||
+			die "load failed: $(cat "$out")"
+	else
+		"${CLI[@]}" wrk -t"$THREADS" -c"$c" -d"$dur" --latency "${hdr[@]}" "http://127.0.0.1:$(port_of "$cache")$p" >"$out" 2>&1 ||
+			die "wrk failed: $(cat "$out")"
+	fi
 	cpu1=$(cpu_ticks "$cache")
 	after=$(upcount "$cache" "$p")
 	[ "$record" = 1 ] || return 0
@@ -261,17 +288,24 @@ FLASH=$WORK/flash.tsv
 if [ "$FLASH_N" -gt 0 ]; then
 	for fobj in $FLASH_OBJECTS; do
 		log "flash crowd: $FLASH_N first-time requests for a new $(label_of "$fobj"), upstream delay $FLASH_DELAY"
-		prefix=seg
+		prefix=seg ext=m4s
 		[ "$fobj" != part ] || prefix=part
+		[ "$fobj" != playlist ] || prefix=index ext=m3u8
 		for rep in $(seq "$FLASH_REPEATS"); do
 			# direct: no cache, the crowd goes to the upstream itself (every
 			# request waits FLASH_DELAY in parallel): the floor this client
-			# reaches on this box, which no cache can beat.
-			for cache in $CACHES nginx-nolock direct; do
-				p=/flash/live/bench/video/$prefix$rep$$$RANDOM-$cache.m4s
-				line=$("$WORK/bin/flash" -base "http://127.0.0.1:$(port_of "$cache")" -warm "$PART" -path "$p" \
+			# reaches on this box, which no cache can beat. livecdn-hit: the
+			# same crowd for an object livecdn already holds (no upstream):
+			# what delivering this many bodies at once costs by itself.
+			hit=""
+			has livecdn && [ "$fobj" != playlist ] && hit=livecdn-hit # a cached playlist expires within the crowd's set-up
+			for cache in $CACHES nginx-nolock direct $hit; do
+				p=/flash/live/bench/video/$prefix$rep$$$RANDOM-$cache.$ext
+				[ "$cache" != livecdn-hit ] || p=$(path_of "$fobj")
+				b=$(upcount "$cache" "$p")
+				line=$("${CLI[@]}" "$WORK/bin/flash" -base "http://127.0.0.1:$(port_of "$cache")" -warm "$PART" -path "$p" \
 					-n "$FLASH_N" -bytes "$(size_of "$fobj")" 2>>"$WORK/flash.log") || die "flash client failed on $cache (see $WORK/flash.log)"
-				n=$(upcount "$cache" "$p")
+				n=$(($(upcount "$cache" "$p") - b))
 				log "flash $fobj $cache #$rep: $line upstream=$n"
 				printf '%s\t%s\t%s upstream=%s\t%s\n' "$cache" "$rep" "$line" "$n" "$fobj" >>"$FLASH"
 			done
@@ -302,7 +336,7 @@ if [ "$FILL" = 1 ]; then
 	nfill=$((CACHE_SIZE_MIB * 3 / 2))
 	log "pushing $nfill distinct 1 MiB segments (1.5x the ${CACHE_SIZE_MIB} MiB cache) through each cache"
 	for cache in $CACHES; do
-		"$WORK/bin/flash" -base "http://127.0.0.1:$(port_of "$cache")" -path "/live/fill/seg%d.m4s" -fill "$nfill" -c 8 \
+		"${CLI[@]}" "$WORK/bin/flash" -base "http://127.0.0.1:$(port_of "$cache")" -path "/live/fill/seg%d.m4s" -fill "$nfill" -c 8 \
 			-bytes 1048576 >>"$WORK/fill.log" 2>&1 || die "fill through $cache failed"
 	done
 	sleep 1
@@ -320,20 +354,19 @@ median() { sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2)
 col() { # obj conns cache column → median over repeats
 	awk -F'\t' -v o="$1" -v c="$2" -v k="$3" -v f="$4" '$1==o && $2==c && $3==k {print $f}' "$RESULTS" | median
 }
-has() { case " $CACHES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0 && a == a+0) printf "%.2f", a/b; else print "-" }'; }
 fmt_rps() { awk -v v="$1" 'BEGIN{ if (v == v+0) printf "%.0f", v; else print "-" }'; }
 
 report() {
-	echo "## Throughput (wrk -t$THREADS -d$DURATION, keep-alive; median of $REPEATS runs; req/s)"
+	echo "## Throughput (-d$DURATION, keep-alive; median of $REPEATS runs; req/s)"
 	echo
-	echo "| object | conns | livecdn | nginx | varnish | livecdn/nginx | livecdn/varnish |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| object | client | conns | livecdn | nginx | varnish | livecdn/nginx | livecdn/varnish |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	local pt obj c l n v
 	for pt in "${points[@]}"; do
 		read -r obj c <<<"$pt"
 		l=$(col "$obj" "$c" livecdn 5) n=$(col "$obj" "$c" nginx 5) v=$(col "$obj" "$c" varnish 5)
-		echo "| $(label_of "$obj") | $c | $(fmt_rps "$l") | $(fmt_rps "$n") | $(fmt_rps "$v") | $(ratio "$l" "$n") | $(ratio "$l" "$v") |"
+		echo "| $(label_of "$obj") | $(client_of "$obj") | $c | $(fmt_rps "$l") | $(fmt_rps "$n") | $(fmt_rps "$v") | $(ratio "$l" "$n") | $(ratio "$l" "$v") |"
 	done
 	echo
 	echo "## Server CPU per 1000 responses (user+system ms of the cache's processes during each run, median of $REPEATS runs)"
@@ -348,7 +381,7 @@ report() {
 		echo "| $(label_of "$obj") | $c | $l | $n | $v | $(ratio "$l" "$n") | $(ratio "$l" "$v") |"
 	done
 	echo
-	echo "## Latency under that load (wrk --latency, median of $REPEATS runs; p50 / p99 in ms)"
+	echo "## Latency under that load (median of $REPEATS runs; p50 / p99 in ms)"
 	echo
 	echo "| object | conns | livecdn | nginx | varnish |"
 	echo "| --- | ---: | ---: | ---: | ---: |"
@@ -375,17 +408,21 @@ report() {
 	if [ -s "$FLASH" ]; then
 		echo "## Flash crowd ($FLASH_N simultaneous first-time requests for one new object, upstream delay $FLASH_DELAY; median of $FLASH_REPEATS runs)"
 		echo
-		echo "| object | cache | time to headers p50 / p99 (ms) | time to last byte p50 / p99 (ms) | max (ms) | upstream requests per object | X-Cache (last run) |"
-		echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
+		echo "From the crowd's start: time to first byte and to last byte. Per request: from that request's own send (the latency each viewer saw)."
+		echo
+		echo "| object | cache | from start: first byte p50 / p99 (ms) | last byte p50 / p99 (ms) | max (ms) | per request: first byte p50 / p99 (ms) | last byte p50 / p99 (ms) | upstream requests per object | X-Cache (last run) |"
+		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 		for fobj in $FLASH_OBJECTS; do
-			for k in $CACHES nginx-nolock direct; do
+			for k in $CACHES nginx-nolock direct livecdn-hit; do
+				[ -n "$(awk -F'\t' -v k="$k" -v o="$fobj" '$1==k && $4==o' "$FLASH")" ] || continue
 				f() { awk -F'\t' -v k="$k" -v o="$fobj" -v key="$1" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]==key) print x[2] } }' "$FLASH" | median; }
 				xc=$(awk -F'\t' -v k="$k" -v o="$fobj" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]=="xcache") last=x[2] } } END{print last}' "$FLASH")
 				bad=$(awk -F'\t' -v k="$k" -v o="$fobj" '$1==k && $4==o { n=split($3, kv, " "); for (i=1;i<=n;i++) { split(kv[i], x, "="); if (x[1]=="bad") s+=x[2] } } END{print s+0}' "$FLASH")
 				name=$k
 				[ "$k" != nginx-nolock ] || name="nginx, proxy_cache_lock off"
 				[ "$k" != direct ] || name="no cache (the upstream itself: this client's floor)"
-				echo "| $(label_of "$fobj") | $name | $(f ttfb_p50) / $(f ttfb_p99) | $(f p50) / $(f p99) | $(f max) | $(f upstream) | $xc$([ "$bad" = 0 ] || echo ", $bad failed") |"
+				[ "$k" != livecdn-hit ] || name="livecdn, object already cached (no upstream: delivery alone)"
+				echo "| $(label_of "$fobj") | $name | $(f ttfb_p50) / $(f ttfb_p99) | $(f p50) / $(f p99) | $(f max) | $(f wait_p50) / $(f wait_p99) | $(f last_p50) / $(f last_p99) | $(f upstream) | $xc$([ "$bad" = 0 ] || echo ", $bad failed") |"
 			done
 		done
 		echo
@@ -399,7 +436,11 @@ report() {
 	echo "- date: $START_DATE; $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(uname -sr)"
 	echo "- load average at start: $START_LOAD; at end: $END_LOAD; 1-min load sampled before each wrk run: min $(sort -g "$LOADS" | head -1), median $(median <"$LOADS"), max $(sort -g "$LOADS" | tail -1)"
 	echo "- $(nginx -v 2>&1); $(varnishd -V 2>&1 | head -1); $(wrk -v 2>&1 | head -1 | sed 's/ Copyright.*//'); $(go version); livecdn $LIVECDN_REV (built at the start)"
-	echo "- nginx tcp_nopush $NGINX_NOPUSH; cache size ${CACHE_SIZE_MIB} MiB each; wrk, the caches and the upstream share the 2 cores"
+	if [ "$PIN" = 1 ]; then
+		echo "- nginx tcp_nopush $NGINX_NOPUSH; cache size ${CACHE_SIZE_MIB} MiB each; PIN=1: each cache alone on CPU 0 (livecdn GOMAXPROCS=1, nginx 1 worker, varnishd's threads), wrk, the flash client and the upstream on CPU 1"
+	else
+		echo "- nginx tcp_nopush $NGINX_NOPUSH; cache size ${CACHE_SIZE_MIB} MiB each; wrk, the caches and the upstream share the 2 cores"
+	fi
 }
 report >"$WORK/report.md"
 [ -z "$REPORT" ] || cp "$WORK/report.md" "$REPORT"

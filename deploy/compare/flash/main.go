@@ -1,52 +1,56 @@
 // Command flash is the flash-crowd client of deploy/compare: it opens n
 // keep-alive connections to a cache (warming each with one request for an
 // object already cached), then sends n simultaneous first-time requests for
-// one new object and reports the waiters' time to headers and to the last
-// byte, the X-Cache results and whether every body had the expected length.
+// one new object and reports the waiters' time to the first byte and to the
+// last byte, measured from the crowd's start (ttfb_*, p50/p99/max) and from
+// each request's own send (wait_*, last_*: the latency each viewer saw; the
+// 500 requests leave over a few ms), the X-Cache results and whether every
+// body had the expected length.
 //
 //	flash -base http://127.0.0.1:8081 -warm /live/bench/video/part100.0.m4s \
 //	      -path /flash/live/bench/video/seg123.m4s -n 500 -bytes 1048576
 //
 // With -fill N it instead fetches N distinct objects (path with %d) at
 // -c concurrency, to push a cache past its size bound.
+//
+// Responses are read with package wire (head parsed in place, body
+// discarded in the kernel): a crowd's 500 responses wake 500 goroutines at
+// once, and the less each spends before the next is scheduled, the less of
+// the client's own time is in the latencies it reports.
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/livecdn/livecdn/deploy/compare/wire"
 )
 
 type result struct {
-	ttfb, total time.Duration
+	ttfb, total time.Duration // from the crowd's start
+	wait, last  time.Duration // from this request's own send: first byte, last byte
 	status      int
 	n           int64
 	xcache      string
 	err         error
 }
 
-func get(br *bufio.Reader, c net.Conn, host, path string) (status int, n int64, xcache string, header time.Time, err error) {
+// crowdGet sends one request on c and reads the answer, timing it.
+func crowdGet(c *wire.Conn, host, path string) (r wire.Response, sent, first time.Time, err error) {
 	if _, err = fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: livecdn-flash\r\n\r\n", path, host); err != nil {
 		return
 	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return
-	}
-	header = time.Now()
-	n, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	xcache = resp.Header.Get("X-Cache")
-	return resp.StatusCode, n, xcache, header, err
+	sent = time.Now()
+	r, err = c.Read("X-Cache")
+	return r, sent, c.FirstByte, err
 }
 
 func pct(d []time.Duration, p float64) time.Duration {
@@ -83,8 +87,7 @@ func main() {
 	if *fill > 0 {
 		os.Exit(doFill(u.Host, *path, *fill, *conc, *want, *timeout))
 	}
-	conns := make([]net.Conn, *n)
-	readers := make([]*bufio.Reader, *n)
+	conns := make([]*wire.Conn, *n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var setupErr error
@@ -92,18 +95,13 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+			c, err := wire.Dial(u.Host, 5*time.Second)
 			if err == nil && *warm != "" {
-				br := bufio.NewReaderSize(c, 64<<10)
 				c.SetDeadline(time.Now().Add(*timeout))
-				var st int
-				st, _, _, _, err = get(br, c, u.Host, *warm)
-				if err == nil && st != http.StatusOK {
-					err = fmt.Errorf("warm-up %s: status %d", *warm, st)
+				var r wire.Response
+				if r, err = c.Get(u.Host, *warm, ""); err == nil && r.Status != http.StatusOK {
+					err = fmt.Errorf("warm-up %s: status %d", *warm, r.Status)
 				}
-				readers[i] = br
-			} else if err == nil {
-				readers[i] = bufio.NewReaderSize(c, 64<<10)
 			}
 			if err != nil {
 				mu.Lock()
@@ -129,9 +127,10 @@ func main() {
 			defer conns[i].Close()
 			<-start
 			conns[i].SetDeadline(t0.Add(*timeout))
-			st, got, xc, hdr, err := get(readers[i], conns[i], u.Host, *path)
+			r, sent, first, err := crowdGet(conns[i], u.Host, *path)
 			end := time.Now()
-			results[i] = result{ttfb: hdr.Sub(t0), total: end.Sub(t0), status: st, n: got, xcache: xc, err: err}
+			results[i] = result{ttfb: first.Sub(t0), total: end.Sub(t0), wait: first.Sub(sent), last: end.Sub(sent),
+				status: r.Status, n: r.Length, xcache: string(r.Header), err: err}
 		}()
 	}
 	time.Sleep(50 * time.Millisecond) // every goroutine is parked on start
@@ -142,7 +141,7 @@ func main() {
 }
 
 func report(results []result, want int64) {
-	var ttfb, total []time.Duration
+	var ttfb, total, wait, last []time.Duration
 	ok, bad := 0, 0
 	xc := map[string]int{}
 	var firstErr string
@@ -157,14 +156,18 @@ func report(results []result, want int64) {
 		ok++
 		ttfb = append(ttfb, r.ttfb)
 		total = append(total, r.total)
+		wait = append(wait, r.wait)
+		last = append(last, r.last)
 		x := r.xcache
 		if x == "" {
 			x = "-"
 		}
 		xc[x]++
 	}
-	sort.Slice(ttfb, func(i, j int) bool { return ttfb[i] < ttfb[j] })
-	sort.Slice(total, func(i, j int) bool { return total[i] < total[j] })
+	slices.Sort(ttfb)
+	for _, d := range [][]time.Duration{total, wait, last} {
+		slices.Sort(d)
+	}
 	keys := make([]string, 0, len(xc))
 	for k := range xc {
 		keys = append(keys, k)
@@ -174,9 +177,9 @@ func report(results []result, want int64) {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s:%d", k, xc[k]))
 	}
-	fmt.Printf("ok=%d bad=%d ttfb_p50=%s ttfb_p99=%s p50=%s p99=%s max=%s xcache=%s\n",
+	fmt.Printf("ok=%d bad=%d ttfb_p50=%s ttfb_p99=%s p50=%s p99=%s max=%s wait_p50=%s wait_p99=%s last_p50=%s last_p99=%s xcache=%s\n",
 		ok, bad, ms(pct(ttfb, .5)), ms(pct(ttfb, .99)), ms(pct(total, .5)), ms(pct(total, .99)), ms(pct(total, 1)),
-		strings.Join(parts, ","))
+		ms(pct(wait, .5)), ms(pct(wait, .99)), ms(pct(last, .5)), ms(pct(last, .99)), strings.Join(parts, ","))
 	if firstErr != "" {
 		fmt.Fprintln(os.Stderr, "flash: first failure:", firstErr)
 	}
@@ -193,22 +196,20 @@ func doFill(host, pathFmt string, count, conc int, want int64, timeout time.Dura
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var c net.Conn
-			var br *bufio.Reader
+			var c *wire.Conn
 			for i := range next {
 				if c == nil {
 					var err error
-					if c, err = net.DialTimeout("tcp", host, 5*time.Second); err != nil {
+					if c, err = wire.Dial(host, 5*time.Second); err != nil {
 						mu.Lock()
 						bad++
 						mu.Unlock()
 						continue
 					}
-					br = bufio.NewReaderSize(c, 64<<10)
 				}
 				c.SetDeadline(time.Now().Add(timeout))
-				st, got, _, _, err := get(br, c, host, fmt.Sprintf(pathFmt, i))
-				if err != nil || st != http.StatusOK || (want >= 0 && got != want) {
+				r, err := c.Get(host, fmt.Sprintf(pathFmt, i), "")
+				if err != nil || r.Status != http.StatusOK || (want >= 0 && r.Length != want) {
 					mu.Lock()
 					bad++
 					mu.Unlock()
