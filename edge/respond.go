@@ -59,7 +59,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, o *cache.Object, 
 	ctx.SetStatusCode(v.Status)
 	textual := r.kind == rules.Playlist || r.kind == rules.MPD
 	if !v.Done && !textual {
-		s.stream(ctx, o, v.Length)
+		s.stream(ctx, o, v.Length, v.Len())
 		return
 	}
 	if v.Err != nil {
@@ -146,6 +146,9 @@ func (s *Server) sendSealed(ctx *fasthttp.RequestCtx, v cache.View) {
 	}
 	b := fileBodies.Get().(*fileBody)
 	*b = fileBody{conn: ctx.Conn(), f: v.File, off: off, n: n, counter: s.metrics.bytesOut}
+	if n > 0 {
+		holdNext(ctx.Conn()) // the headers wait for the file's first bytes
+	}
 	ctx.Response.ImmediateHeaderFlush = true
 	ctx.Response.SetBodyStream(b, int(n))
 }
@@ -171,7 +174,7 @@ func wholeBody(o *cache.Object) ([]byte, error) {
 // Content-Length the bytes go to the connection as they come (streamBody);
 // without it, chunked, flushing each piece so the viewer gets the bytes as
 // soon as the edge does.
-func (s *Server) stream(ctx *fasthttp.RequestCtx, o *cache.Object, length int64) {
+func (s *Server) stream(ctx *fasthttp.RequestCtx, o *cache.Object, length int64, avail int) {
 	if ctx.IsHead() {
 		if length >= 0 {
 			ctx.Response.Header.SetContentLength(int(length))
@@ -180,6 +183,9 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx, o *cache.Object, length int64)
 		return
 	}
 	if length >= 0 {
+		if length > 0 && avail > 0 { // streamBody writes these bytes right after the headers
+			holdNext(ctx.Conn())
+		}
 		ctx.Response.ImmediateHeaderFlush = true
 		ctx.Response.SetBodyStream(&streamBody{conn: ctx.Conn(), o: o, n: length, timeout: s.cfg.WriteTimeout,
 			counter: s.metrics.bytesOut}, int(length))

@@ -147,7 +147,9 @@ func TestSealedObjects(t *testing.T) {
 }
 
 // 100 KiB parts on one keep-alive connection never wait for a timer: the
-// headers and the body leave as separate writes (the body by sendfile), so
+// headers and the body leave as separate writes (the headers with MSG_MORE,
+// which must hold them only until sendfile's bytes follow; the body by
+// sendfile), so
 // a corked socket (nginx's tcp_nopush, ~40-200 ms per response; checked:
 // setting TCP_CORK in sendFile fails this test) or Nagle's algorithm
 // holding the tail for a delayed ACK would stall every response.
