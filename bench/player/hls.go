@@ -43,7 +43,7 @@ func (v *viewer) variants(ctx context.Context) ([]variant, error) {
 	for attempt := 0; ; attempt++ {
 		r, err := v.fetch(ctx, KindPlaylist, v.cfg.URL, 10*time.Second)
 		if err == nil {
-			pl, perr := playlist.Unmarshal(r.Body)
+			pl, perr := offload(func() (playlist.Playlist, error) { return playlist.Unmarshal(r.Body) })
 			r.release()
 			if perr != nil {
 				return nil, fmt.Errorf("multivariant playlist: %w", perr)

@@ -172,7 +172,9 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := v.cfg.Client.get(u, deadline(ctx, timeout), hdr...)
+	// Playlists are parsed; of media only the length matters.
+	keep := kind == KindPlaylist || kind == KindBlocking
+	r, err := v.cfg.Client.get(u, deadline(ctx, timeout), keep, hdr...)
 	v.st.Requests[kind].Add(1)
 	v.res.Requests++
 	if err != nil {
@@ -189,7 +191,7 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 		return nil, fmt.Errorf("%s %s: %w", kind, u, err)
 	}
 	v.consec = 0
-	n := int64(len(r.Body))
+	n := r.Size
 	v.st.Bytes.Add(n)
 	v.res.Bytes += n
 	el := r.Elapsed
