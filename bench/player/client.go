@@ -330,21 +330,27 @@ func (cl *Client) send(c *conn, deadline time.Time, host, path string, hdr []str
 // receive reads the response whose first byte arrived, with a pooled
 // reader. reuse says whether the connection can carry another request.
 func (cl *Client) receive(c *conn, keep bool) (r *response, reuse bool, err error) {
-	br, _ := cl.readers.Get().(*bufio.Reader)
-	if br == nil {
-		br = bufio.NewReaderSize(c, cl.bufSize)
-	} else {
-		br.Reset(c)
+	br := cl.reader(c)
+	r = new(response)
+	r.cl = cl
+	reuse, err = cl.readInto(br, r, keep)
+	cl.putReader(br)
+	if err != nil {
+		r.release()
+		return nil, false, err
 	}
-	defer func() {
-		br.Reset(nil)
-		cl.readers.Put(br)
-	}()
+	return r, reuse, nil
+}
+
+// readInto reads the head and the body into r (out of line: see get).
+//
+//go:noinline
+func (cl *Client) readInto(br *bufio.Reader, r *response, keep bool) (reuse bool, err error) {
 	head, err := readHead(br)
 	if err != nil {
-		return nil, false, eofUnexpected(err)
+		return false, eofUnexpected(err)
 	}
-	r = &response{Status: head.status, cl: cl}
+	r.Status = head.status
 	var dst *[]byte
 	if keep && head.status >= 200 && head.status <= 299 {
 		r.buf, _ = cl.bodies.Get().(*[]byte)
@@ -357,12 +363,26 @@ func (cl *Client) receive(c *conn, keep bool) (r *response, reuse bool, err erro
 	if dst != nil {
 		r.Body = *dst
 	}
-	if err != nil {
-		r.release()
-		return nil, false, err
-	}
 	// Anything more than this response means the stream is out of step.
-	return r, !head.close && br.Buffered() == 0, nil
+	return !head.close && br.Buffered() == 0, err
+}
+
+// reader borrows a read buffer for c.
+//
+//go:noinline
+func (cl *Client) reader(c *conn) *bufio.Reader {
+	br, _ := cl.readers.Get().(*bufio.Reader)
+	if br == nil {
+		return bufio.NewReaderSize(c, cl.bufSize)
+	}
+	br.Reset(c)
+	return br
+}
+
+//go:noinline
+func (cl *Client) putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	cl.readers.Put(br)
 }
 
 // retryable is an error of a connection closed under the request.

@@ -58,17 +58,17 @@ func readOneHead(br *bufio.Reader) (respHead, error) {
 	// HTTP/1.x SP 3DIGIT [SP reason]
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' ||
 		(len(line) > 12 && line[12] != ' ') {
-		return h, fmt.Errorf("%w: status line %q", errMalformed, truncate(line))
+		return h, malformed("status line", line)
 	}
 	minor := line[7]
 	for _, c := range line[9:12] {
 		if c < '0' || c > '9' {
-			return h, fmt.Errorf("%w: status line %q", errMalformed, truncate(line))
+			return h, malformed("status line", line)
 		}
 		h.status = h.status*10 + int(c-'0')
 	}
 	if h.status < 100 {
-		return h, fmt.Errorf("%w: status %d", errMalformed, h.status)
+		return h, malformed("status", line)
 	}
 	keepAlive := minor != '0' // HTTP/1.0 closes unless it says keep-alive
 	h.close = !keepAlive
@@ -82,24 +82,25 @@ func readOneHead(br *bufio.Reader) (respHead, error) {
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return h, fmt.Errorf("%w: header line %q", errMalformed, truncate(line))
+			return h, malformed("header line", line)
 		}
 		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 || (h.length >= 0 && h.length != n) {
-				return h, fmt.Errorf("%w: Content-Length %q", errMalformed, truncate(value))
+				return h, malformed("Content-Length", value)
 			}
 			h.length = n
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			if !bytes.EqualFold(value, []byte("chunked")) && !bytes.EqualFold(value, []byte("identity")) {
-				return h, fmt.Errorf("%w: Transfer-Encoding %q", errMalformed, truncate(value))
+				return h, malformed("Transfer-Encoding", value)
 			}
 			h.chunked = h.chunked || bytes.EqualFold(value, []byte("chunked"))
 		case bytes.EqualFold(name, []byte("Connection")):
-			for tok := range bytes.SplitSeq(value, []byte(",")) {
-				tok = bytes.TrimSpace(tok)
+			for len(value) > 0 {
+				tok, rest, _ := bytes.Cut(value, []byte(","))
+				tok, value = bytes.TrimSpace(tok), rest
 				if bytes.EqualFold(tok, []byte("close")) {
 					h.close = true
 				} else if bytes.EqualFold(tok, []byte("keep-alive")) && minor == '0' {
@@ -112,7 +113,7 @@ func readOneHead(br *bufio.Reader) (respHead, error) {
 		h.length = -1 // chunked wins over a length (RFC 9112 6.3)
 	}
 	if h.status == 101 {
-		return h, fmt.Errorf("%w: unexpected 101 Switching Protocols", errMalformed)
+		return h, malformed("unexpected status", []byte("101"))
 	}
 	if !h.chunked && h.length < 0 && h.hasBody() {
 		h.close = true // the body runs to the end of the connection
@@ -132,7 +133,7 @@ func readLine(br *bufio.Reader, total *int) ([]byte, error) {
 	*total += len(line)
 	switch {
 	case errors.Is(err, bufio.ErrBufferFull):
-		return nil, fmt.Errorf("response header line over %d bytes", br.Size())
+		return nil, lineTooLong(br.Size())
 	case err == io.EOF && *total > len(line):
 		return nil, io.ErrUnexpectedEOF
 	case err != nil:
@@ -167,10 +168,14 @@ func copyN(br *bufio.Reader, n int64, keep *[]byte) (int64, error) {
 		// io.Discard reads through a shared pool of its own buffers, and
 		// bufio hands large reads straight to the connection.
 		if n < 0 {
-			return io.Copy(io.Discard, br)
+			n = 1<<63 - 1
 		}
-		got, err := io.CopyN(io.Discard, br, n)
-		return got, eofUnexpected(err)
+		lr := io.LimitedReader{R: br, N: n}
+		got, err := io.Discard.(io.ReaderFrom).ReadFrom(&lr)
+		if err == nil && lr.N > 0 && n != 1<<63-1 {
+			err = io.ErrUnexpectedEOF
+		}
+		return got, err
 	}
 	var got int64
 	for n < 0 || got < n {
@@ -214,11 +219,11 @@ func readChunked(br *bufio.Reader, keep *[]byte) (int64, error) {
 		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 || len(line) > 15 {
-			return got, fmt.Errorf("%w: chunk size %q", errMalformed, truncate(line))
+			return got, malformed("chunk size", line)
 		}
 		size, err := strconv.ParseInt(string(line), 16, 64)
 		if err != nil || size < 0 {
-			return got, fmt.Errorf("%w: chunk size %q", errMalformed, truncate(line))
+			return got, malformed("chunk size", line)
 		}
 		if size == 0 {
 			for {
@@ -242,7 +247,7 @@ func readChunked(br *bufio.Reader, keep *[]byte) (int64, error) {
 			return got, eofUnexpected(err)
 		}
 		if len(crlf) != 0 {
-			return got, fmt.Errorf("%w: no CRLF after a chunk", errMalformed)
+			return got, malformed("no CRLF after a chunk", nil)
 		}
 	}
 }
@@ -254,10 +259,18 @@ func eofUnexpected(err error) error {
 	return err
 }
 
-// truncate keeps error messages short.
-func truncate(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
+//go:noinline
+func lineTooLong(size int) error {
+	return fmt.Errorf("response header line over %d bytes", size)
+}
+
+// malformed is the error for a bad part of a response, quoting (the start
+// of) it. Out of line: formatting needs a deep stack (see Client).
+//
+//go:noinline
+func malformed(what string, b []byte) error {
+	if b == nil {
+		return fmt.Errorf("%w: %s", errMalformed, what)
 	}
-	return b
+	return fmt.Errorf("%w: %s %q", errMalformed, what, b[:min(len(b), 64)])
 }
