@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -300,33 +298,6 @@ func (cl *Client) get(u string, deadline time.Time, keep bool, hdr ...string) (*
 	}
 }
 
-// send writes the request.
-func (cl *Client) send(c *conn, deadline time.Time, host, path string, hdr []string) error {
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return err
-	}
-	bp, _ := cl.writeBufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	b := append((*bp)[:0], "GET "...)
-	b = append(b, path...)
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, host...)
-	b = append(b, "\r\nUser-Agent: livecdn-bench\r\n"...)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		b = append(b, hdr[i]...)
-		b = append(b, ": "...)
-		b = append(b, hdr[i+1]...)
-		b = append(b, "\r\n"...)
-	}
-	b = append(b, "\r\n"...)
-	_, err := c.nc.Write(b)
-	*bp = b
-	cl.writeBufs.Put(bp)
-	return err
-}
-
 // receive reads the response whose first byte arrived, with a pooled
 // reader. reuse says whether the connection can carry another request.
 func (cl *Client) receive(c *conn, keep bool) (r *response, reuse bool, err error) {
@@ -383,38 +354,6 @@ func (cl *Client) reader(c *conn) *bufio.Reader {
 func (cl *Client) putReader(br *bufio.Reader) {
 	br.Reset(nil)
 	cl.readers.Put(br)
-}
-
-// retryable is an error of a connection closed under the request.
-func retryable(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-// splitURL parses an http:// URL into the dial address, the Host header
-// and the request target.
-func splitURL(u string) (addr, host, path string, err error) {
-	rest, ok := strings.CutPrefix(u, "http://")
-	if !ok {
-		return "", "", "", fmt.Errorf("URL %q: only http:// is supported", u)
-	}
-	host, path = rest, "/"
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		host, path = rest[:i], rest[i:]
-		if path[0] == '?' {
-			path = "/" + path
-		}
-	}
-	if i := strings.IndexByte(path, '#'); i >= 0 {
-		path = path[:i]
-	}
-	if host == "" {
-		return "", "", "", fmt.Errorf("URL %q: no host", u)
-	}
-	addr = host
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		addr = net.JoinHostPort(strings.Trim(host, "[]"), "80")
-	}
-	return addr, host, path, nil
 }
 
 // CloseIdle closes idle connections (between workloads).
