@@ -100,6 +100,7 @@ for arg in "$@"; do
 done
 echo "test.sh: go test"
 go test -race -timeout 30m "$@" "${pkgs[@]}"
-# Load tests shrink under the race detector; run them once more at full size.
+# Load tests shrink under the race detector; run them once more at full size
+# (and the emulator's memory test, which has no meaning under it).
 echo "test.sh: go test (load tests, no race detector)"
-go test -timeout 20m -run 'Load|FlashCrowd|Blocking2000|Slowloris' "$@" ./edge/...
+go test -timeout 20m -run 'Load|FlashCrowd|Blocking2000|Slowloris|MemoryPerViewer' "$@" ./edge/... ./bench/scenario/

@@ -21,7 +21,7 @@ func (f *dashFollower) load(ctx context.Context) error {
 		return err
 	}
 	defer r.release()
-	mf, err := parseMPD(r.Body)
+	mf, err := offload(func() (*manifest, error) { return parseMPD(r.Body) })
 	if err != nil {
 		f.v.st.Errors.Add(1)
 		f.v.res.Errors++

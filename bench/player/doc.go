@@ -8,7 +8,9 @@
 // clock), bytes and errors into shared Stats.
 //
 // Many thousands of viewers run in one process: a goroutine each, one shared
-// fasthttp client whose connections are spread over 127.0.0.0/8 source
-// addresses (no ephemeral-port exhaustion), and a shared cache of parsed
-// playlists, since thousands of viewers receive byte-identical bodies.
+// HTTP/1.1 client of its own (Client: pooled keep-alive connections spread
+// over 127.0.0.0/8 source addresses, so no ephemeral-port exhaustion; a
+// waiting viewer holds its connection and a 4 KiB stack, nothing else), and
+// a shared cache of parsed playlists, since thousands of viewers receive
+// byte-identical bodies.
 package player

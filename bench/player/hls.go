@@ -25,11 +25,7 @@ func (v *viewer) runHLS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bws := make([]int, len(vars))
-	for i, x := range vars {
-		bws[i] = x.bw
-	}
-	return v.follow(ctx, vars, bws, v.pick(bws, -1))
+	return v.follow(ctx, vars)
 }
 
 // variants loads the multivariant playlist (retrying until ctx ends) and
@@ -43,7 +39,7 @@ func (v *viewer) variants(ctx context.Context) ([]variant, error) {
 	for attempt := 0; ; attempt++ {
 		r, err := v.fetch(ctx, KindPlaylist, v.cfg.URL, 10*time.Second)
 		if err == nil {
-			pl, perr := playlist.Unmarshal(r.Body)
+			pl, perr := offload(func() (playlist.Playlist, error) { return playlist.Unmarshal(r.Body) })
 			r.release()
 			if perr != nil {
 				return nil, fmt.Errorf("multivariant playlist: %w", perr)
@@ -123,22 +119,37 @@ type hlsFollower struct {
 func (f *hlsFollower) load(ctx context.Context, msn, part int) error {
 	u, kind, timeout := f.vars[f.cur].url, KindPlaylist, 10*time.Second
 	if msn >= 0 {
-		q := "_HLS_msn=" + strconv.Itoa(msn) + "&_HLS_part=" + strconv.Itoa(part)
-		if f.v.cfg.Delta && f.tl != nil && f.tl.canSkip {
-			q += "&_HLS_skip=YES"
-		}
-		u, kind, timeout = withQuery(u, q), KindBlocking, 3*f.tl.target+5*time.Second
+		u, kind, timeout = f.blockingURL(msn, part), KindBlocking, 3*f.tl.target+5*time.Second
 	}
 	r, err := f.v.fetch(ctx, kind, u, timeout)
 	if err != nil {
 		return err
 	}
+	return f.loaded(r, u)
+}
+
+// blockingURL is the playlist URL asking for (msn, part). Out of line, as
+// is loaded: the frame of load sits under the blocking reload (see Client).
+//
+//go:noinline
+func (f *hlsFollower) blockingURL(msn, part int) string {
+	q := "_HLS_msn=" + strconv.Itoa(msn) + "&_HLS_part=" + strconv.Itoa(part)
+	if f.v.cfg.Delta && f.tl != nil && f.tl.canSkip {
+		q += "&_HLS_skip=YES"
+	}
+	return withQuery(f.vars[f.cur].url, q)
+}
+
+// loaded takes the playlist r from u.
+//
+//go:noinline
+func (f *hlsFollower) loaded(r *response, u string) error {
 	defer r.release()
 	tl, err := parseMedia(r.Body)
 	if err != nil {
 		f.v.st.Errors.Add(1)
 		f.v.res.Errors++
-		return fmt.Errorf("media playlist %s: %w", u, err)
+		return failed("media playlist", u, err)
 	}
 	f.tl, f.loadedAt = tl, time.Now()
 	return nil
@@ -194,8 +205,8 @@ func (f *hlsFollower) start() (msn, part int, pos time.Time) {
 // follow is the playing loop: fetch the next item if listed, otherwise
 // reload the playlist (blocking in LL-HLS), switching renditions at
 // independent boundaries.
-func (v *viewer) follow(ctx context.Context, vars []variant, bws []int, cur int) error {
-	f := &hlsFollower{v: v, vars: vars, cur: cur}
+func (v *viewer) follow(ctx context.Context, vars []variant) error {
+	f, bws := newFollower(v, vars)
 	if err := f.loadRetrying(ctx, -1, 0); err != nil {
 		return err
 	}
@@ -265,9 +276,7 @@ func (v *viewer) follow(ctx context.Context, vars []variant, bws []int, cur int)
 		if it.part >= 0 {
 			kind = KindPart
 		}
-		u := f.vars[f.cur].media(it.uri)
-		q, hdr := v.cmcd(bws[f.cur], v.nextRel(f, msn, part))
-		r, err := v.fetch(ctx, kind, withQuery(u, q), 10*time.Second, hdr...)
+		r, err := f.fetchMedia(ctx, kind, it.uri, bws[f.cur], msn, part)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -297,6 +306,29 @@ func (v *viewer) follow(ctx context.Context, vars []variant, bws []int, cur int)
 		}
 	}
 	return nil
+}
+
+// newFollower starts following vars, at the rendition the viewer picks.
+//
+//go:noinline
+func newFollower(v *viewer, vars []variant) (*hlsFollower, []int) {
+	bws := make([]int, len(vars))
+	for i, x := range vars {
+		bws[i] = x.bw
+	}
+	return &hlsFollower{v: v, vars: vars, cur: v.pick(bws, -1)}, bws
+}
+
+// fetchMedia fetches the part or segment uri at (msn, part), with CMCD
+// data at bitrate br. Out of line, as are the URL and CMCD building in it:
+// the playing loop's frame sits under every request (see Client).
+//
+//go:noinline
+func (f *hlsFollower) fetchMedia(ctx context.Context, kind Kind, uri string, br, msn, part int) (*response, error) {
+	v := f.v
+	u := f.vars[f.cur].media(uri)
+	q, hdr := v.cmcd(br, v.nextRel(f, msn, part))
+	return v.fetch(ctx, kind, withQuery(u, q), 10*time.Second, hdr...)
 }
 
 // fetchInit loads the rendition's initialization section.

@@ -226,11 +226,13 @@ func parseMedia(body []byte) (*timeline, error) {
 	if ok {
 		return t, nil
 	}
-	var m playlist.Media
-	if err := m.Unmarshal(body); err != nil {
-		return nil, err
-	}
-	t, err := newTimeline(&m)
+	t, err := offload(func() (*timeline, error) {
+		var m playlist.Media
+		if err := m.Unmarshal(body); err != nil {
+			return nil, err
+		}
+		return newTimeline(&m)
+	})
 	if err != nil {
 		return nil, err
 	}

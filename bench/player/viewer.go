@@ -96,26 +96,54 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Protocol == "" {
 		cfg.Protocol = LLHLS
 	}
-	v := &viewer{cfg: cfg, st: cfg.Stats, begin: time.Now()}
-	v.buf.startDelay = max(cfg.StartDelay, 0)
+	v := newViewer(&cfg)
+	err := v.end(ctx, v.play(ctx))
+	return v.res, err
+}
+
+// newViewer puts the viewer on the heap: on its goroutine's stack it would
+// sit under every call it makes (see play).
+//
+//go:noinline
+func newViewer(cfg *Config) *viewer {
+	return &viewer{cfg: *cfg, st: cfg.Stats, begin: time.Now()}
+}
+
+// play runs the viewer until it leaves, moving to alternates on failover.
+// Run, play and end are apart to keep the bottom of the viewer's stack
+// small: every frame under the waiting read is paid per viewer.
+//
+//go:noinline
+func (v *viewer) play(ctx context.Context) error {
+	v.buf.startDelay = max(v.cfg.StartDelay, 0)
 	v.st.Active.Add(1)
 	v.st.Joined.Add(1)
-	defer v.st.Active.Add(-1)
-	var err error
-	urls := append([]string{cfg.URL}, cfg.Alternates...)
+	alts := v.cfg.Alternates
+	first := v.cfg.URL
 	for i := 0; ; i++ {
-		v.cfg.URL, v.consec = urls[i%len(urls)], 0
-		if cfg.Protocol == DASH {
+		v.cfg.URL, v.consec = first, 0
+		if k := i % (len(alts) + 1); k > 0 {
+			v.cfg.URL = alts[k-1]
+		}
+		var err error
+		if v.cfg.Protocol == DASH {
 			err = v.runDASH(ctx)
 		} else {
 			err = v.runHLS(ctx)
 		}
 		if !errors.Is(err, errFailover) {
-			break
+			return err
 		}
 		v.st.Failovers.Add(1)
 		v.res.Failovers++
 	}
+}
+
+// end closes the viewer's accounts (v.res).
+//
+//go:noinline
+func (v *viewer) end(ctx context.Context, err error) error {
+	defer v.st.Active.Add(-1)
 	now := time.Now()
 	started, stalled := v.buf.advance(now)
 	v.account(started, false, stalled, now)
@@ -132,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if ctx.Err() != nil {
 		err = nil // leaving is how a viewer ends
 	}
-	return v.res, err
+	return err
 }
 
 // viewer is the state of one emulated player; it lives in one goroutine.
@@ -153,6 +181,14 @@ type viewer struct {
 
 var errFailover = errors.New("moving to an alternate URL")
 
+// failed wraps err with what failed where. Out of line, as formatting
+// needs a deep stack (see Client).
+//
+//go:noinline
+func failed(what, u string, err error) error {
+	return fmt.Errorf("%s %s: %w", what, u, err)
+}
+
 // failover tells the playing loop to move to the next alternate.
 func (v *viewer) failover() bool {
 	return v.consec >= 3 && len(v.cfg.Alternates) > 0
@@ -172,7 +208,9 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := v.cfg.Client.get(u, deadline(ctx, timeout), hdr...)
+	// Playlists are parsed; of media only the length matters.
+	keep := kind == KindPlaylist || kind == KindBlocking
+	r, err := v.cfg.Client.get(u, deadline(ctx, timeout), keep, hdr...)
 	v.st.Requests[kind].Add(1)
 	v.res.Requests++
 	if err != nil {
@@ -186,10 +224,10 @@ func (v *viewer) fetch(ctx context.Context, kind Kind, u string, timeout time.Du
 		v.st.Errors.Add(1)
 		v.res.Errors++
 		v.consec++
-		return nil, fmt.Errorf("%s %s: %w", kind, u, err)
+		return nil, failed(kind.String(), u, err)
 	}
 	v.consec = 0
-	n := int64(len(r.Body))
+	n := r.Size
 	v.st.Bytes.Add(n)
 	v.res.Bytes += n
 	el := r.Elapsed
@@ -246,6 +284,8 @@ func (v *viewer) pick(bandwidths []int, cur int) int {
 }
 
 // media records an arrival of media [from, from+dur) in the buffer model.
+//
+//go:noinline
 func (v *viewer) media(from time.Time, dur time.Duration, realPDT bool) {
 	now := time.Now()
 	started, resumed, stalled := v.buf.add(from, dur, now)

@@ -279,10 +279,21 @@ func (p *pool) join() {
 		vc.Rendition = -1
 	}
 	p.wg.Go(func() {
-		if _, err := player.Run(ctx, vc); err != nil && p.cfg.Logger != nil {
-			p.cfg.Logger.Debug("viewer failed", "viewer", vc.ID, "err", err)
+		if _, err := player.Run(ctx, vc); err != nil {
+			p.failed(vc.ID, err)
 		}
 	})
+}
+
+// failed logs a viewer that could not play. Out of line: the frame of the
+// function that runs a viewer sits under all its calls, and slog's
+// arguments would make it larger.
+//
+//go:noinline
+func (p *pool) failed(id string, err error) {
+	if p.cfg.Logger != nil {
+		p.cfg.Logger.Debug("viewer failed", "viewer", id, "err", err)
+	}
 }
 
 // leave stops a random viewer.

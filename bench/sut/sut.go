@@ -70,7 +70,8 @@ type Proc struct {
 }
 
 // Start starts the origin and the edges and waits until every edge serves
-// the stream's multivariant playlist.
+// the stream's multivariant playlist. The processes inherit this one's
+// descriptor limit: call RaiseFileLimit first for a large run.
 func Start(ctx context.Context, cfg Config) (*System, error) {
 	if cfg.Binary == "" {
 		return nil, errors.New("sut: Binary is required")

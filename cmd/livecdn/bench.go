@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/livecdn/livecdn/bench/compare"
@@ -109,12 +108,12 @@ func runBenchRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	raiseFileLimit()
+	// Before the system under test starts: its processes inherit the limit.
+	files := sut.RaiseFileLimit()
 	cfg := scenario.Config{
 		Scenario: f.scenario, Protocol: proto, Viewers: f.viewers, Duration: f.duration,
 		Rendition: f.rendition, Bandwidth: int64(f.bandwidth), CMCD: f.cmcd, Delta: f.delta,
 		Churn: f.churn, Outage: f.outage, Progress: stderr, TTY: isTTY(stderr), Logger: log,
-		Client: player.NewClient(player.ClientConfig{SourceAddrs: f.sources}),
 	}
 	if len(f.targets) == 0 {
 		bin, err := os.Executable()
@@ -147,6 +146,10 @@ func runBenchRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
+	cfg.Client = player.NewClient(player.ClientConfig{SourceAddrs: f.sources, MaxConnsPerHost: connsPerTarget(files, len(cfg.URLs))})
+	if need := uint64(f.viewers) + 1000; files > 0 && files < need {
+		fmt.Fprintf(stderr, "descriptor limit %d: fewer connections than viewers, some will wait for one (raising the hard limit needs CAP_SYS_RESOURCE)\n", files)
+	}
 	res, err := scenario.Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -162,6 +165,16 @@ func runBenchRun(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "report: %s %s\n", j, h)
 	}
 	return nil
+}
+
+// connsPerTarget shares the descriptor limit, less 1,000 for everything
+// else, between the targets: above it a viewer waits for a connection
+// rather than failing to open one.
+func connsPerTarget(files uint64, targets int) int {
+	if files < 2000 || targets < 1 {
+		return 0 // the client's default
+	}
+	return int(files-1000) / targets
 }
 
 // bitrate is a bits-per-second flag: 500k, 2M, 1.5G or a plain number.
@@ -185,16 +198,6 @@ func (b *bitrate) Set(s string) error {
 	}
 	*b = bitrate(v * m)
 	return nil
-}
-
-// raiseFileLimit lifts the soft descriptor limit to the hard one: every
-// viewer holds a connection.
-func raiseFileLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
 }
 
 func isTTY(w io.Writer) bool {
@@ -299,7 +302,7 @@ func runBenchCompare(ctx context.Context, args []string, stderr io.Writer) error
 		return err
 	}
 	cfg.Binary = bin
-	raiseFileLimit()
+	sut.RaiseFileLimit()
 	res, err := compare.Run(ctx, cfg)
 	if res != nil {
 		res.Print(os.Stdout)
