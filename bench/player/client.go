@@ -128,9 +128,9 @@ func (cl *Client) host(addr string) *hostPool {
 
 var errNoFreeConns = errors.New("no free connection within the timeout")
 
-// acquire returns a connection to h: an idle one or a new one, waiting for
-// a slot while maxConns are in use.
-func (cl *Client) acquire(h *hostPool, deadline time.Time) (*conn, error) {
+// acquire returns a connection to h: an idle one (unless fresh) or a new
+// one, waiting for a slot while maxConns are in use.
+func (cl *Client) acquire(h *hostPool, deadline time.Time, fresh bool) (*conn, error) {
 	select {
 	case h.slots <- struct{}{}:
 	default:
@@ -147,7 +147,7 @@ func (cl *Client) acquire(h *hostPool, deadline time.Time) (*conn, error) {
 		}
 	}
 	h.mu.Lock()
-	if n := len(h.idle); n > 0 {
+	if n := len(h.idle); n > 0 && !fresh {
 		c := h.idle[n-1]
 		h.idle[n-1] = nil
 		h.idle = h.idle[:n-1]
@@ -181,6 +181,28 @@ func (h *hostPool) putIdle(c *conn) {
 	h.idle = append(h.idle, c)
 	h.mu.Unlock()
 	<-h.slots
+}
+
+// closeIdleSince closes the idle connections that went idle at or before
+// t: when one that went idle at t was found closed by the server (an idle
+// timeout: Varnish's is 5 s), the older ones are closed too.
+func (h *hostPool) closeIdleSince(t time.Time) {
+	h.mu.Lock()
+	keep := h.idle[:0]
+	var stale []*conn
+	for _, c := range h.idle {
+		if c.used.After(t) {
+			keep = append(keep, c)
+		} else {
+			stale = append(stale, c)
+		}
+	}
+	clear(h.idle[len(keep):])
+	h.idle = keep
+	h.mu.Unlock()
+	for _, c := range stale {
+		c.nc.Close()
+	}
 }
 
 // drop closes a connection that cannot be reused.
@@ -259,7 +281,7 @@ func (cl *Client) get(u string, deadline time.Time, keep bool, hdr ...string) (*
 	}
 	h := cl.host(addr)
 	for attempt := 0; ; attempt++ {
-		c, err := cl.acquire(h, deadline)
+		c, err := cl.acquire(h, deadline, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -274,8 +296,11 @@ func (cl *Client) get(u string, deadline time.Time, keep bool, hdr ...string) (*
 		if err != nil {
 			h.drop(c)
 			// A reused connection the server closed while it was idle
-			// fails before any byte of the answer: try once on a new one.
+			// fails before any byte of the answer: the ones idle longer
+			// are closed too, and the request is tried once on a new
+			// connection (a second idle one could be just as stale).
 			if c.reused && attempt == 0 && retryable(err) {
+				h.closeIdleSince(c.used)
 				continue
 			}
 			return nil, err

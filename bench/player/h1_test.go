@@ -215,6 +215,17 @@ func TestClient(t *testing.T) {
 	if n := conns.Load() - before; n != 2 {
 		t.Errorf("%d new connections for 3 concurrent requests at a limit of 2", n)
 	}
+	// The server closes both pooled connections (Varnish closes idle ones
+	// after 5 s): the retry goes to a new connection, not to the other
+	// stale one.
+	srv.CloseClientConnections()
+	for range 2 {
+		r, err := cl.get(srv.URL+"/len", dl(), true)
+		if err != nil {
+			t.Fatalf("after the server closed both idle connections: %v", err)
+		}
+		r.release()
+	}
 	// Waiting for a connection is bounded by the deadline.
 	short := NewClient(ClientConfig{MaxConnsPerHost: 1})
 	go func() { _, _ = short.get(srv.URL+"/slow", dl(), false) }()
