@@ -43,16 +43,6 @@ type result struct {
 	err         error
 }
 
-// crowdGet sends one request on c and reads the answer, timing it.
-func crowdGet(c *wire.Conn, host, path string) (r wire.Response, sent, first time.Time, err error) {
-	if _, err = fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: livecdn-flash\r\n\r\n", path, host); err != nil {
-		return
-	}
-	sent = time.Now()
-	r, err = c.Read("X-Cache")
-	return r, sent, c.FirstByte, err
-}
-
 func pct(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -127,9 +117,10 @@ func main() {
 			defer conns[i].Close()
 			<-start
 			conns[i].SetDeadline(t0.Add(*timeout))
-			r, sent, first, err := crowdGet(conns[i], u.Host, *path)
+			c := conns[i]
+			r, err := c.Get(u.Host, *path, "X-Cache")
 			end := time.Now()
-			results[i] = result{ttfb: first.Sub(t0), total: end.Sub(t0), wait: first.Sub(sent), last: end.Sub(sent),
+			results[i] = result{ttfb: c.FirstByte.Sub(t0), total: end.Sub(t0), wait: c.FirstByte.Sub(c.Sent), last: end.Sub(c.Sent),
 				status: r.Status, n: r.Length, xcache: string(r.Header), err: err}
 		}()
 	}

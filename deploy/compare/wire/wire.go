@@ -30,8 +30,9 @@ type Conn struct {
 	*net.TCPConn
 	rc  syscall.RawConn
 	buf []byte
-	// FirstByte is when the last Response's first bytes were read.
-	FirstByte time.Time
+	// Sent is when Get last finished writing its request; FirstByte is
+	// when the last response's first bytes were read.
+	Sent, FirstByte time.Time
 }
 
 // Dial connects to host (host:port) within timeout.
@@ -63,6 +64,7 @@ func (c *Conn) Get(host, path, want string) (Response, error) {
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: livecdn-compare\r\n\r\n", path, host); err != nil {
 		return Response{}, err
 	}
+	c.Sent = time.Now()
 	return c.Read(want)
 }
 
