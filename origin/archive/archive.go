@@ -310,6 +310,19 @@ func (a *Archive) writeFile(stream, rendition, name string, data []byte) error {
 	return nil
 }
 
+// writeSynced writes b to f, syncs and closes it: an index line or file
+// that was acknowledged is on disk. The first error wins; f is closed either way.
+func writeSynced(f *os.File, b []byte) error {
+	_, err := f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (a *Archive) appendIndex(stream string, recs []Record) error {
 	p := a.indexPath(stream)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -319,15 +332,7 @@ func (a *Archive) appendIndex(stream string, recs []Record) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(marshalRecords(recs)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeSynced(f, marshalRecords(recs))
 }
 
 // Index returns a copy of a stream's archive index, or nil.

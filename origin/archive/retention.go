@@ -86,15 +86,9 @@ func (a *Archive) pruneStream(stream string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(marshalRecords(recs)); err != nil {
-		f.Close()
+	if err := writeSynced(f, marshalRecords(recs)); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
 	if err := os.Rename(tmp, p); err != nil {
 		return err
 	}
