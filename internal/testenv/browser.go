@@ -299,18 +299,9 @@ func Play(t testing.TB, opts PlayOptions) PlayResult {
 		"eval": opts.Eval, "screenshot": opts.Screenshot,
 		"profileDir": profile, "executablePath": chromiumPath(),
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), opts.StartTimeout+opts.MaxWatch+60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(Dir(), "play.mjs"))
-	cmd.Dir = Dir()
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// SIGTERM lets playwright close Chromium; WaitDelay then kills what is left.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
 	begin := time.Now()
-	if err := cmd.Run(); err != nil {
+	stdout, stderr, err := runNode("play.mjs", in, opts.StartTimeout+opts.MaxWatch+60*time.Second)
+	if err != nil {
 		t.Fatalf("play.mjs (%v, after %v): %v\nstderr:\n%s", opts.Player, time.Since(begin).Round(time.Millisecond), err, stderr.String())
 	}
 
@@ -392,4 +383,20 @@ func acquireBrowserSlot(t testing.TB) func() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// runNode runs one of the harness' node scripts with in on its stdin,
+// ended after timeout. SIGTERM lets playwright close Chromium; WaitDelay
+// then kills what is left.
+func runNode(script string, in []byte, timeout time.Duration) (stdout, stderr *bytes.Buffer, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(Dir(), script))
+	cmd.Dir = Dir()
+	cmd.Stdin = bytes.NewReader(in)
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	return stdout, stderr, cmd.Run()
 }

@@ -1,13 +1,9 @@
 package testenv
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -41,16 +37,8 @@ func OpenPage(t testing.TB, target, eval string) PageResult {
 	release := acquireBrowserSlot(t)
 	defer release()
 	in, _ := json.Marshal(map[string]any{"url": target, "eval": eval, "executablePath": chromiumPath(), "timeoutMs": 20000})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(Dir(), "open.mjs"))
-	cmd.Dir = Dir()
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Run(); err != nil {
+	stdout, stderr, err := runNode("open.mjs", in, 60*time.Second)
+	if err != nil {
 		t.Fatalf("open.mjs: %v\nstderr:\n%s", err, stderr.String())
 	}
 	var r PageResult
