@@ -18,9 +18,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/livecdn/livecdn/internal/logbuf"
 )
 
 // Config is what to start.
@@ -64,7 +65,7 @@ type Proc struct {
 	// URL is the base URL of its HTTP listener.
 	URL  string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logbuf.Buffer
 	done chan struct{}
 	err  error
 }
@@ -234,7 +235,7 @@ func freeAddr(host string) (string, error) {
 
 func start(bin, name, addr string, args []string) (*Proc, error) {
 	cmd := exec.Command(bin, args...)
-	p := &Proc{Name: name, URL: "http://" + addr, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{Name: name, URL: "http://" + addr, cmd: cmd, out: &logbuf.Buffer{Max: 1 << 20}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	// Its own process group: a Ctrl-C of the bench reaches the bench, which
 	// then stops these itself.
@@ -360,23 +361,3 @@ func RSSOf(pid int) int64 {
 
 // Output is what the process logged.
 func (p *Proc) Output() string { return p.out.String() }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 {
-		s.b.Reset() // keep the tail only; a long run must not grow without bound
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

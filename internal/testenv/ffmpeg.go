@@ -1,14 +1,14 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/livecdn/livecdn/internal/logbuf"
 )
 
 // NeedFFmpeg skips the test when ffmpeg/ffprobe are missing, except in CI,
@@ -96,7 +96,7 @@ func (s Source) Args(format, url string) []string {
 // Publisher is a running ffmpeg process.
 type Publisher struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *logbuf.Buffer
 	done   chan struct{}
 	err    error
 }
@@ -106,7 +106,7 @@ func Publish(t testing.TB, args ...string) *Publisher {
 	t.Helper()
 	NeedFFmpeg(t)
 	cmd := exec.Command("ffmpeg", args...)
-	p := &Publisher{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &Publisher{cmd: cmd, stderr: &logbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	cmd.Stdout = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -154,21 +154,3 @@ func (p *Publisher) Stop() {
 
 // Output returns what ffmpeg printed so far.
 func (p *Publisher) Output() string { return p.stderr.String() }
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livecdn/livecdn/internal/logbuf"
 )
 
 var (
@@ -54,7 +56,7 @@ func Binary(t testing.TB) string {
 type Process struct {
 	t    testing.TB
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logbuf.Buffer
 	done chan struct{}
 	err  error
 	// HTTP is the base URL of its HTTP listener, e.g. http://127.0.0.1:41234.
@@ -66,7 +68,7 @@ type Process struct {
 func Start(t testing.TB, httpAddr string, args ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	p := &Process{t: t, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), HTTP: "http://" + httpAddr}
+	p := &Process{t: t, cmd: cmd, out: &logbuf.Buffer{}, done: make(chan struct{}), HTTP: "http://" + httpAddr}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.Env = append(os.Environ(), "LIVECDN_LOG_LEVEL=debug")
 	if err := cmd.Start(); err != nil {

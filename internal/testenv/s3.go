@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livecdn/livecdn/internal/logbuf"
 )
 
 // VersityGW is the version of the S3 test server the test script installs.
@@ -26,7 +28,7 @@ type S3Server struct {
 	Dir  string
 	addr string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logbuf.Buffer
 	done chan struct{}
 }
 
@@ -89,7 +91,7 @@ func (s *S3Server) Start() {
 	s.cmd = exec.Command(s.bin, "--port", s.addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--quiet",
 		"posix", "--nometa", s.Dir)
 	if s.out == nil {
-		s.out = &syncBuffer{}
+		s.out = &logbuf.Buffer{}
 	}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.done = make(chan struct{})
