@@ -86,7 +86,7 @@ func main() {
 	stop.Store(true)
 	elapsed := time.Since(start)
 	wg.Wait()
-	print(tallies, elapsed)
+	report(tallies, elapsed)
 }
 
 // run drives one connection until stop, reconnecting after an error.
@@ -126,6 +126,10 @@ func run(t *tally, host string, req []byte, timeout time.Duration, stop *atomic.
 		if r.Status < 200 || r.Status > 399 {
 			t.non2xx++
 		}
+		if r.Close { // the server ends the connection: dial anew, no error
+			c.Close()
+			c = nil
+		}
 	}
 	if c != nil {
 		c.Close()
@@ -137,7 +141,7 @@ func isTimeout(err error) bool {
 	return ok && ne.Timeout()
 }
 
-func print(ts []tally, elapsed time.Duration) {
+func report(ts []tally, elapsed time.Duration) {
 	var all tally
 	for _, t := range ts {
 		all.reqs += t.reqs

@@ -56,6 +56,9 @@ type Response struct {
 	Length int64 // body bytes (Content-Length), all discarded
 	Bytes  int64 // head and body bytes received
 	Header []byte
+	// Close: the server ends the connection after this response
+	// (Connection: close, or HTTP/1.0 without keep-alive).
+	Close bool
 }
 
 // Get sends a GET for path and reads the response. want names a header
@@ -144,7 +147,7 @@ func ParseHead(h []byte, want string) (Response, error) {
 	if err != nil || status < 100 {
 		return Response{}, fmt.Errorf("bad status line %q", trunc(line))
 	}
-	r := Response{Status: status, Length: -1}
+	r := Response{Status: status, Length: -1, Close: line[7] == '0'}
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
@@ -156,6 +159,9 @@ func ParseHead(h []byte, want string) (Response, error) {
 			if r.Length, err = strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64); err != nil || r.Length < 0 {
 				return Response{}, fmt.Errorf("bad Content-Length %q", trunc(value))
 			}
+		case bytes.EqualFold(name, []byte("Connection")):
+			v := bytes.ToLower(value)
+			r.Close = bytes.Contains(v, []byte("close")) || (r.Close && !bytes.Contains(v, []byte("keep-alive")))
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			return Response{}, errors.New("chunked response: this client needs a Content-Length")
 		case want != "" && bytes.EqualFold(name, []byte(want)):

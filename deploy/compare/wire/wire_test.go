@@ -10,6 +10,19 @@ import (
 	"time"
 )
 
+func TestParseHeadClose(t *testing.T) {
+	for head, want := range map[string]bool{
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n":                           false,
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n":      true,
+		"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n":                           true,
+		"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n": false,
+	} {
+		if r, err := ParseHead([]byte(head), ""); err != nil || r.Close != want {
+			t.Errorf("%q: close %v, %v; want %v", head, r.Close, err, want)
+		}
+	}
+}
+
 func TestParseHead(t *testing.T) {
 	for _, c := range []struct {
 		head   string
